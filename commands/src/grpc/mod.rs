@@ -1,0 +1,107 @@
+//! The tonic services: one file per aggregate, plus request context and status mapping.
+
+pub mod customer;
+
+use tonic::metadata::MetadataMap;
+use uuid::Uuid;
+
+use shopcore_proto::common::v1::{CommandOptions, CommandResult};
+use shopcore_proto::{error_status, ErrorCode};
+
+use crate::error::CommandError;
+use crate::metadata::CommandContext;
+use crate::pipeline::CommandOutcome;
+
+/// gRPC metadata keys the command service reads.
+pub const CORRELATION_ID: &str = "x-correlation-id";
+pub const CAUSATION_ID: &str = "x-causation-id";
+pub const ACTOR: &str = "x-actor";
+pub const TRACEPARENT: &str = "traceparent";
+
+const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+
+/// Builds the command context from the request metadata and the command's options.
+pub fn command_context(
+    command_type: &'static str,
+    metadata: &MetadataMap,
+    options: Option<&CommandOptions>,
+) -> Result<CommandContext, tonic::Status> {
+    let text = |key: &str| {
+        metadata
+            .get(key)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 200)
+            .map(str::to_owned)
+    };
+    let mut context = CommandContext::new(
+        command_type,
+        text(CORRELATION_ID).unwrap_or_else(|| Uuid::now_v7().to_string()),
+    );
+    context.causation_id = text(CAUSATION_ID);
+    context.traceparent = text(TRACEPARENT).or_else(shopcore_telemetry::traceparent);
+    if let Some(actor) = text(ACTOR) {
+        context.actor = actor;
+    }
+    if let Some(options) = options {
+        context.expected_version = options.expected_version;
+        let key = options.idempotency_key.trim();
+        if key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+            return Err(invalid("options.idempotencyKey", "must be at most 200 bytes"));
+        }
+        if !key.is_empty() {
+            context.idempotency_key = Some(key.to_owned());
+        }
+    }
+    Ok(context)
+}
+
+/// A UUID field of a request, or `INVALID_ARGUMENT` naming it.
+pub fn parse_uuid(value: &str, field: &str) -> Result<Uuid, tonic::Status> {
+    Uuid::parse_str(value.trim()).map_err(|_| invalid(field, "must be a UUID"))
+}
+
+pub fn invalid(field: &str, reason: &str) -> tonic::Status {
+    error_status(
+        ErrorCode::InvalidArgument,
+        format!("{field}: {reason}"),
+        Some(field),
+        None,
+    )
+}
+
+/// The reply of a successful command.
+pub fn command_result(aggregate_id: impl Into<String>, outcome: CommandOutcome) -> CommandResult {
+    CommandResult {
+        aggregate_id: aggregate_id.into(),
+        version: outcome.version,
+        position: outcome.position,
+        events_written: outcome.events_written,
+        replayed: outcome.replayed,
+    }
+}
+
+/// The status of a failed command. Internal failures are logged here and reported without
+/// their details.
+pub fn command_status(error: CommandError) -> tonic::Status {
+    let code = error.code();
+    let current_version = match &error {
+        CommandError::VersionConflict { current, .. } => Some(*current),
+        _ => None,
+    };
+    let message = match code {
+        ErrorCode::Internal => {
+            tracing::error!(error = %error, "command failed");
+            "internal error; see the command service logs".to_owned()
+        }
+        ErrorCode::Unavailable => {
+            tracing::warn!(error = %error, "command failed, store unavailable");
+            "event store unavailable; retry later".to_owned()
+        }
+        _ => {
+            tracing::info!(error = %error, "command rejected");
+            error.to_string()
+        }
+    };
+    error_status(code, message, error.field(), current_version)
+}

@@ -1,0 +1,174 @@
+//! Validated value objects of the customer context. Parsing normalises (trims, lower-cases the
+//! e-mail) and rejects with an error naming the API field.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::errors::CustomerError;
+
+/// At most this many addresses per customer.
+pub const MAX_ADDRESSES: usize = 50;
+/// At most this many segments per customer.
+pub const MAX_SEGMENTS: usize = 32;
+const MAX_NAME_CHARS: usize = 100;
+const MAX_EMAIL_CHARS: usize = 254;
+
+/// A syntactically valid e-mail address, trimmed and lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, CustomerError> {
+        let email = raw.trim().to_lowercase();
+        let invalid = |reason: &str| Err(CustomerError::invalid("email", reason));
+        if email.is_empty() {
+            return invalid("must not be empty");
+        }
+        if email.chars().count() > MAX_EMAIL_CHARS {
+            return invalid("must be at most 254 characters");
+        }
+        let Some((local, domain)) = email.split_once('@') else {
+            return invalid("must contain '@'");
+        };
+        if local.is_empty() || domain.contains('@') {
+            return invalid("must have exactly one '@' with a local part before it");
+        }
+        let labels: Vec<&str> = domain.split('.').collect();
+        if labels.len() < 2 || labels.iter().any(|label| label.is_empty()) {
+            return invalid("must have a domain with a dot, like example.com");
+        }
+        if email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'))
+        {
+            return invalid("must not contain spaces or the characters <>,;");
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A trimmed, non-empty person name of at most 100 characters.
+pub fn person_name(raw: &str, field: &'static str) -> Result<String, CustomerError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(CustomerError::invalid(field, "must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(CustomerError::invalid(field, "must be at most 100 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(CustomerError::invalid(field, "must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// A phone number: an optional leading `+`, then 6 to 20 digits, spaces or dashes. An empty
+/// string means "no phone number".
+pub fn optional_phone(raw: &str) -> Result<Option<String>, CustomerError> {
+    let phone = raw.trim();
+    if phone.is_empty() {
+        return Ok(None);
+    }
+    let body = phone.strip_prefix('+').unwrap_or(phone);
+    let digits = body.chars().filter(char::is_ascii_digit).count();
+    let well_formed = body
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
+    if !well_formed || !(6..=20).contains(&digits) {
+        return Err(CustomerError::invalid(
+            "phone",
+            "must be 6 to 20 digits, optionally with a leading '+', spaces or dashes",
+        ));
+    }
+    Ok(Some(phone.to_owned()))
+}
+
+/// A set of segment names: each 1 to 64 letters, digits, `-` or `_`; at most 32.
+pub fn segments(raw: &[String]) -> Result<BTreeSet<String>, CustomerError> {
+    let mut set = BTreeSet::new();
+    for name in raw {
+        let name = name.trim();
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(CustomerError::invalid(
+                "segments",
+                format!("{name:?} is not a segment name (1-64 letters, digits, '-' or '_')"),
+            ));
+        }
+        set.insert(name.to_owned());
+    }
+    if set.len() > MAX_SEGMENTS {
+        return Err(CustomerError::invalid("segments", "at most 32 segments"));
+    }
+    Ok(set)
+}
+
+/// A postal address. `line1`, `city` and `country` (ISO 3166-1 alpha-2) are required.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    pub line1: String,
+    #[serde(default)]
+    pub line2: String,
+    pub city: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub postal_code: String,
+    pub country: String,
+    #[serde(default)]
+    pub label: String,
+}
+
+impl Address {
+    /// The address trimmed, with the country upper-cased, or the first invalid field.
+    pub fn validated(self) -> Result<Self, CustomerError> {
+        let required = |value: &str, field: &'static str| {
+            let value = value.trim();
+            if value.is_empty() {
+                Err(CustomerError::invalid(field, "must not be empty"))
+            } else if value.chars().count() > 200 {
+                Err(CustomerError::invalid(field, "must be at most 200 characters"))
+            } else {
+                Ok(value.to_owned())
+            }
+        };
+        let optional = |value: &str, field: &'static str| {
+            let value = value.trim();
+            if value.chars().count() > 200 {
+                Err(CustomerError::invalid(field, "must be at most 200 characters"))
+            } else {
+                Ok(value.to_owned())
+            }
+        };
+        let country = self.country.trim().to_ascii_uppercase();
+        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(CustomerError::invalid(
+                "address.country",
+                "must be an ISO 3166-1 alpha-2 code such as \"DE\"",
+            ));
+        }
+        Ok(Self {
+            line1: required(&self.line1, "address.line1")?,
+            line2: optional(&self.line2, "address.line2")?,
+            city: required(&self.city, "address.city")?,
+            region: optional(&self.region, "address.region")?,
+            postal_code: optional(&self.postal_code, "address.postalCode")?,
+            country,
+            label: optional(&self.label, "address.label")?,
+        })
+    }
+}

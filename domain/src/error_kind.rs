@@ -1,0 +1,15 @@
+//! How adapters classify a rejected command. Every aggregate's error enum maps onto this, so the
+//! gRPC status and the HTTP status of a rejection agree.
+
+/// The class of a domain rejection (never an infrastructure failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DomainErrorKind {
+    /// The command's input is malformed (gRPC `INVALID_ARGUMENT`, HTTP 400).
+    InvalidArgument,
+    /// The aggregate or an entity it names does not exist (gRPC `NOT_FOUND`, HTTP 404).
+    NotFound,
+    /// The command clashes with existing state, e.g. a duplicate (gRPC `ALREADY_EXISTS`, HTTP 409).
+    Conflict,
+    /// The aggregate is in a state that forbids the command (gRPC `FAILED_PRECONDITION`, HTTP 409).
+    FailedPrecondition,
+}

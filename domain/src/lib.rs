@@ -1,0 +1,17 @@
+//! Shopcore's domain: aggregates, commands, events and value objects. Pure logic, no I/O.
+//!
+//! - [`customer`]: the `Customer` aggregate (profile, addresses, segments).
+//! - [`money`]: integer minor units with ISO 4217 currencies and explicit rounding.
+//! - [`catalog`]: the `Product` aggregate (variants, attributes, categories, media).
+//! - [`pricing`]: price books, price rules and their evaluator, promotions, currency rates.
+//! - [`cart`]: the `Cart` aggregate, priced through a pricing service trait.
+//!
+//! Every aggregate implements [`cqrs_es::Aggregate`]; every event has a stable name and a
+//! version number (see [`cqrs_es::DomainEvent`]).
+
+pub mod cart;
+pub mod catalog;
+pub mod customer;
+pub mod error_kind;
+pub mod money;
+pub mod pricing;
