@@ -62,10 +62,11 @@ SHOPCORE_LOGS=$SHOPCORE_HOME/logs
 # shellcheck disable=SC2034
 SHOPCORE_URL_VARS=(DATABASE_URL MYSQL_URL REDIS_URL KAFKA_BROKERS COUCHDB_URL)
 
-# True when something accepts TCP connections on 127.0.0.1:<port>.
+# True when something listens on 127.0.0.1:<port>. A refused connection fails at once; a
+# connection that is neither accepted nor refused within 10 s (a server so busy that its
+# listen queue is full) counts as listening.
 port_open() {
-    # shellcheck disable=SC2016 # $1 expands in the inner bash
-    timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+    addr_open "127.0.0.1:$1"
 }
 
 # Run a command as root: directly when we are root, else through sudo.
@@ -89,10 +90,10 @@ fmt_duration() {
     fi
 }
 
-# True when something accepts TCP connections on <host:port>; a wildcard host (0.0.0.0, ::)
+# True when something listens on <host:port> (see port_open); a wildcard host (0.0.0.0, ::)
 # is tried on loopback.
 addr_open() {
-    local host=${1%:*} port=${1##*:}
+    local host=${1%:*} port=${1##*:} status=0
     host=${host#[}
     host=${host%]}
     case $host in
@@ -100,5 +101,6 @@ addr_open() {
     ::) host=::1 ;;
     esac
     # shellcheck disable=SC2016 # $1 and $2 expand in the inner bash
-    timeout 2 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null
+    timeout 10 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$host" "$port" 2>/dev/null || status=$?
+    ((status == 0 || status == 124))
 }

@@ -1,1 +1,16 @@
-//! todo
+//! The HTTP edge of Shopcore: the plan's REST API over the read models, with writes sent to the
+//! command service over gRPC.
+//!
+//! - [`app`]: build (bind, connect) and run the gateway; the router.
+//! - [`routes`]: one file per route group (`customers`, `health`).
+//! - [`problem`]: `application/problem+json` errors and the JSON/path extractors that produce them.
+//! - [`correlation`]: the `X-Correlation-Id` middleware and request metrics.
+//! - [`openapi`]: the OpenAPI document, generated from the handlers with utoipa.
+//! - [`settings`]: typed settings from the environment.
+
+pub mod app;
+pub mod correlation;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod settings;

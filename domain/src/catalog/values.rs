@@ -1,0 +1,267 @@
+//! Validated value objects of the catalog and the field-level diff carried by update events.
+//! Parsing trims text and rejects with an error naming the API field.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::errors::ProductError;
+use crate::money::Money;
+
+pub const MAX_NAME_CHARS: usize = 200;
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+pub const MAX_BRAND_CHARS: usize = 100;
+pub const MAX_ATTRIBUTES: usize = 100;
+pub const MAX_ATTRIBUTE_TEXT_CHARS: usize = 1_000;
+pub const MAX_LIST_ITEMS: usize = 50;
+pub const MAX_SKU_CHARS: usize = 64;
+pub const MAX_VARIANTS: usize = 500;
+pub const MAX_CATEGORIES: usize = 50;
+pub const MAX_CATEGORY_CHARS: usize = 128;
+pub const MAX_MEDIA: usize = 50;
+pub const MAX_URI_CHARS: usize = 2_048;
+
+/// Product and variant attributes by key (`^[a-z][a-z0-9_]{0,63}$`).
+pub type Attributes = BTreeMap<String, AttributeValue>;
+
+/// A typed attribute value. On the wire `{"type": "integer", "value": 42}`. Decimals are
+/// modelled as integers with the unit in the key (`weight_grams`) or as money.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "camelCase")]
+pub enum AttributeValue {
+    Text(String),
+    Integer(i64),
+    Boolean(bool),
+    Money(Money),
+    TextList(Vec<String>),
+}
+
+/// A sellable variant of a product, identified by its id and by a catalog-wide unique SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Variant {
+    pub variant_id: Uuid,
+    pub sku: String,
+    pub attributes: Attributes,
+}
+
+/// A reference to a media object stored elsewhere (the upload is not the aggregate's job).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaRef {
+    pub media_id: Uuid,
+    pub uri: String,
+    pub content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt_text: Option<String>,
+}
+
+/// Where a product is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ProductStatus {
+    #[default]
+    Draft,
+    Published,
+    Discontinued,
+}
+
+/// One changed field: `name`, `description`, `brand`, `sku` or `attributes.<key>`, with the value
+/// before and after (`None` = absent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Option<AttributeValue>,
+    pub new: Option<AttributeValue>,
+}
+
+impl FieldChange {
+    pub(crate) fn text(field: &str, old: Option<&str>, new: Option<&str>) -> Option<Self> {
+        (old != new).then(|| Self {
+            field: field.to_owned(),
+            old: old.map(|s| AttributeValue::Text(s.to_owned())),
+            new: new.map(|s| AttributeValue::Text(s.to_owned())),
+        })
+    }
+
+    /// The new text of a text field, if any.
+    pub(crate) fn new_text(&self) -> Option<String> {
+        match &self.new {
+            Some(AttributeValue::Text(text)) => Some(text.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Key-level diff of two attribute maps, as `attributes.<key>` changes in key order.
+pub(crate) fn diff_attributes(old: &Attributes, new: &Attributes) -> Vec<FieldChange> {
+    let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (before, after) = (old.get(key), new.get(key));
+            (before != after).then(|| FieldChange {
+                field: format!("attributes.{key}"),
+                old: before.cloned(),
+                new: after.cloned(),
+            })
+        })
+        .collect()
+}
+
+/// Applies `attributes.<key>` changes to a map; other fields are ignored.
+pub(crate) fn apply_attribute_changes(attributes: &mut Attributes, changes: &[FieldChange]) {
+    for change in changes {
+        if let Some(key) = change.field.strip_prefix("attributes.") {
+            match &change.new {
+                Some(value) => attributes.insert(key.to_owned(), value.clone()),
+                None => attributes.remove(key),
+            };
+        }
+    }
+}
+
+fn bounded_text(raw: &str, field: &'static str, max: usize, required: bool) -> Result<String, ProductError> {
+    let text = raw.trim();
+    if required && text.is_empty() {
+        return Err(ProductError::invalid(field, "must not be empty"));
+    }
+    if text.chars().count() > max {
+        return Err(ProductError::invalid(field, format!("must be at most {max} characters")));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(ProductError::invalid(field, "must not contain control characters"));
+    }
+    Ok(text.to_owned())
+}
+
+pub(crate) fn product_name(raw: &str) -> Result<String, ProductError> {
+    bounded_text(raw, "name", MAX_NAME_CHARS, true)
+}
+
+pub(crate) fn description(raw: &str) -> Result<String, ProductError> {
+    bounded_text(raw, "description", MAX_DESCRIPTION_CHARS, false)
+}
+
+/// A brand; empty means none.
+pub(crate) fn brand(raw: &str) -> Result<Option<String>, ProductError> {
+    let brand = bounded_text(raw, "brand", MAX_BRAND_CHARS, false)?;
+    Ok((!brand.is_empty()).then_some(brand))
+}
+
+/// A trimmed SKU of letters, digits, `-`, `_` and `.`, case preserved.
+pub fn sku(raw: &str) -> Result<String, ProductError> {
+    clean_sku(raw).map_err(|reason| ProductError::invalid("sku", reason))
+}
+
+/// The SKU rule shared by every context: the trimmed SKU, or why it is invalid.
+pub fn clean_sku(raw: &str) -> Result<String, String> {
+    let sku = raw.trim();
+    if sku.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if sku.len() > MAX_SKU_CHARS {
+        return Err(format!("must be at most {MAX_SKU_CHARS} characters"));
+    }
+    if !sku.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+        return Err("may contain only letters, digits, '-', '_' and '.'".into());
+    }
+    Ok(sku.to_owned())
+}
+
+/// Validates keys and values of an attribute map; text values are trimmed.
+pub(crate) fn attributes(raw: Attributes) -> Result<Attributes, ProductError> {
+    if raw.len() > MAX_ATTRIBUTES {
+        return Err(ProductError::invalid("attributes", format!("at most {MAX_ATTRIBUTES} attributes")));
+    }
+    raw.into_iter()
+        .map(|(key, value)| Ok((attribute_key(&key)?, attribute_value(&key, value)?)))
+        .collect()
+}
+
+fn attribute_key(key: &str) -> Result<String, ProductError> {
+    let mut bytes = key.bytes();
+    let starts_with_letter = bytes.next().is_some_and(|b| b.is_ascii_lowercase());
+    let rest_ok = bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !starts_with_letter || !rest_ok || key.len() > 64 {
+        return Err(ProductError::invalid(
+            "attributes",
+            format!("key {:?} must be lower-case letters, digits and '_', starting with a letter, at most 64", cut(key)),
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+fn attribute_value(key: &str, value: AttributeValue) -> Result<AttributeValue, ProductError> {
+    let text_ok = |text: &str| {
+        text.chars().count() <= MAX_ATTRIBUTE_TEXT_CHARS && !text.chars().any(char::is_control)
+    };
+    let invalid = |reason: &str| ProductError::invalid("attributes", format!("{key}: {reason}"));
+    match value {
+        AttributeValue::Text(text) => {
+            let text = text.trim().to_owned();
+            if !text_ok(&text) {
+                return Err(invalid("text must be at most 1000 characters without control characters"));
+            }
+            Ok(AttributeValue::Text(text))
+        }
+        AttributeValue::TextList(items) => {
+            if items.len() > MAX_LIST_ITEMS {
+                return Err(invalid("a list has at most 50 items"));
+            }
+            let items: Vec<String> = items.iter().map(|item| item.trim().to_owned()).collect();
+            if items.iter().any(|item| item.is_empty() || !text_ok(item)) {
+                return Err(invalid("list items must be non-empty text of at most 1000 characters"));
+            }
+            Ok(AttributeValue::TextList(items))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Category ids: trimmed, non-empty, de-duplicated, in the given order.
+pub(crate) fn categories(raw: &[String]) -> Result<Vec<String>, ProductError> {
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for category in raw {
+        let category = category.trim();
+        if category.is_empty() || category.chars().count() > MAX_CATEGORY_CHARS || category.chars().any(char::is_control) {
+            return Err(ProductError::invalid("categories", format!("each category must be 1 to {MAX_CATEGORY_CHARS} characters")));
+        }
+        if !out.iter().any(|c| c == category) {
+            out.push(category.to_owned());
+        }
+    }
+    if out.len() > MAX_CATEGORIES {
+        return Err(ProductError::invalid("categories", format!("at most {MAX_CATEGORIES} categories")));
+    }
+    Ok(out)
+}
+
+impl MediaRef {
+    pub(crate) fn validated(self) -> Result<Self, ProductError> {
+        let uri = self.uri.trim().to_owned();
+        if uri.is_empty() || uri.len() > MAX_URI_CHARS || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ProductError::invalid("media.uri", "must be a non-empty URI without spaces, at most 2048 characters"));
+        }
+        let content_type = self.content_type.trim().to_ascii_lowercase();
+        let valid_type = content_type
+            .split_once('/')
+            .is_some_and(|(kind, sub)| !kind.is_empty() && !sub.is_empty() && !sub.contains('/'))
+            && content_type.len() <= 100
+            && !content_type.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !valid_type {
+            return Err(ProductError::invalid("media.contentType", "must be a media type such as image/jpeg"));
+        }
+        let alt_text = self
+            .alt_text
+            .map(|alt| bounded_text(&alt, "media.altText", 500, false))
+            .transpose()?
+            .filter(|alt| !alt.is_empty());
+        Ok(Self { media_id: self.media_id, uri, content_type, alt_text })
+    }
+}
+
+fn cut(text: &str) -> String {
+    text.chars().take(64).collect()
+}

@@ -1,0 +1,33 @@
+//! Pricing: base prices, price rules and their evaluator, promotions and currency rates.
+//!
+//! - [`price_book`]: the `PriceBook` aggregate (base prices per SKU and currency).
+//! - [`price_rule`]: the `PriceRule` aggregate (upsert / remove one rule).
+//! - [`rule`]: what a rule is (targets, conditions, action) and how its conditions are checked.
+//! - [`evaluator`]: [`PriceRuleEvaluator`], indexed by SKU and category, with the documented
+//!   precedence and an explanation of every candidate rule.
+//! - [`quote`]: base price resolution (with currency conversion) and the full quote.
+//! - [`promotion`]: the `Promotion` aggregate (campaigns, coupon codes, usage limits).
+//! - [`currency_rate`]: the `CurrencyRate` aggregate and the [`FxRates`] table.
+//!
+//! The precedence, stacking, rounding and conversion rules are written up in `docs/pricing.md`.
+
+pub mod currency_rate;
+pub mod evaluator;
+pub mod price_book;
+pub mod price_rule;
+pub mod promotion;
+pub mod quote;
+pub mod rule;
+
+#[cfg(test)]
+mod tests;
+
+pub use currency_rate::{CurrencyRate, CurrencyRateCommand, CurrencyRateError, CurrencyRateEvent, FxRates};
+pub use evaluator::{MatchedBy, PriceQuote, PriceRuleEvaluator, RuleOutcome, RuleVerdict};
+pub use price_book::{PriceBook, PriceBookCommand, PriceBookError, PriceBookEvent};
+pub use price_rule::{PriceRule, PriceRuleCommand, PriceRuleError, PriceRuleEvent};
+pub use promotion::{Discount, Promotion, PromotionCommand, PromotionError, PromotionEvent};
+pub use quote::{quote_price, resolve_base_price, BasePrice, BasePriceSource, PricingError, SkuPrice};
+pub use rule::{
+    FailedCondition, PriceRuleDefinition, PriceRuleSpec, PricingContext, RuleAction, RuleConditions, RuleTargets,
+};

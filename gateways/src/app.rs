@@ -1,0 +1,81 @@
+//! The gateway process: connect, bind, route, serve until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::routing::{get, post};
+use axum::Router;
+use shopcore_projections::customer::read_model::CustomerReadModel;
+use shopcore_projections::stores::{connect_mysql, connect_redis};
+use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
+use tokio::net::TcpListener;
+use tonic::transport::Endpoint;
+
+use crate::routes::{customers, health, AppState};
+use crate::settings::GatewaySettings;
+
+/// A bound, ready-to-serve gateway.
+pub struct GatewayApp {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl GatewayApp {
+    /// Connects to the read-model stores (the command service lazily) and binds the HTTP port.
+    pub async fn build(settings: &GatewaySettings) -> anyhow::Result<Self> {
+        let channel = Endpoint::from_shared(settings.commands_url.clone())
+            .context("while parsing COMMANDS_URL")?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(10))
+            .connect_lazy();
+        let mysql = connect_mysql(&settings.mysql_url).await?;
+        let redis = connect_redis(&settings.redis_url).await?;
+        let state = AppState {
+            customers: CustomerCommandsClient::new(channel.clone()),
+            health: tonic_health::pb::health_client::HealthClient::new(channel),
+            customer_reads: CustomerReadModel::new(mysql, redis.clone(), settings.redis_key_prefix.clone()),
+            redis,
+            read_your_writes_timeout: Duration::from_millis(settings.read_your_writes_timeout_ms),
+        };
+        let listener = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("while binding {}", settings.http_addr))?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Serves until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!(http_addr = %self.local_addr()?, "listening");
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("while serving HTTP")
+    }
+}
+
+/// Every route of the gateway.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/customers", post(customers::create_customer))
+        .route(
+            "/customers/{id}",
+            get(customers::get_customer).put(customers::update_customer),
+        )
+        .route("/customers/{id}/segments", post(customers::assign_segments))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(|| async {
+            ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::openapi::openapi_json())
+        }))
+        .fallback(|| async { crate::problem::Problem::not_found("no such route") })
+        .layer(axum::middleware::from_fn(crate::correlation::correlate))
+        .layer(tower_http::timeout::TimeoutLayer::new(Duration::from_secs(30)))
+        .with_state(state)
+}

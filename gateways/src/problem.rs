@@ -1,0 +1,183 @@
+//! `application/problem+json` (RFC 9457) for every error the gateway returns, and extractors
+//! whose rejections take the same shape: malformed JSON, a bad path parameter and a failed
+//! validation all name the field at fault.
+
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use shopcore_proto::ErrorCode;
+
+/// A problem response.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// Stable URI of the problem type, e.g. `https://shopcore.dev/problems/invalid-argument`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// The request field at fault (camelCase, dotted for nested fields).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// For version conflicts: the aggregate's current version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<u64>,
+    #[serde(skip)]
+    pub retry_after_seconds: Option<u64>,
+}
+
+impl Problem {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        let title = match code {
+            ErrorCode::InvalidArgument => "Invalid request",
+            ErrorCode::NotFound => "Not found",
+            ErrorCode::Conflict => "Conflict",
+            ErrorCode::VersionConflict => "Version conflict",
+            ErrorCode::FailedPrecondition => "Precondition failed",
+            ErrorCode::Unavailable => "Service unavailable",
+            ErrorCode::Internal => "Internal error",
+        };
+        Self {
+            problem_type: format!("https://shopcore.dev/problems/{}", code.as_str()),
+            title: title.to_owned(),
+            status: code.http_status(),
+            detail: detail.into(),
+            field: None,
+            current_version: None,
+            retry_after_seconds: None,
+        }
+    }
+
+    pub fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        let field = field.into();
+        let detail = format!("{field}: {}", detail.into());
+        Self {
+            field: Some(field),
+            ..Self::new(ErrorCode::InvalidArgument, detail)
+        }
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, detail)
+    }
+
+    /// A failure that must not leak: logged here, reported as a bare 500.
+    pub fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %error, "request failed");
+        Self::new(ErrorCode::Internal, "internal error; see the gateway logs")
+    }
+
+    /// The problem for a failed gRPC command.
+    pub fn from_status(status: &tonic::Status) -> Self {
+        let (code, detail) = ErrorCode::from_status(status);
+        if code == ErrorCode::Internal {
+            return Self::internal(status);
+        }
+        let mut problem = Self::new(code, status.message());
+        if let Some(detail) = detail {
+            problem.field = Some(detail.field).filter(|f| !f.is_empty());
+            problem.current_version = detail.current_version;
+        }
+        if code == ErrorCode::Unavailable {
+            problem.retry_after_seconds = Some(1);
+        }
+        problem
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after_seconds;
+        let mut response = (status, axum::Json(self)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// A JSON body whose every error is a problem naming the field.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = match axum::body::Bytes::from_request(request, state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) => return Err(Problem::invalid("body", rejection.body_text())),
+        };
+        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(deserializer) {
+            Ok(value) => Ok(Self(value)),
+            Err(error) => {
+                let path = error.path().to_string();
+                let inner = error.into_inner();
+                let field = if path == "." || path.is_empty() {
+                    missing_field(&inner.to_string()).unwrap_or_else(|| "body".to_owned())
+                } else {
+                    path
+                };
+                Err(Problem::invalid(field, json_reason(&inner)))
+            }
+        }
+    }
+}
+
+/// The field named by serde's "missing field `x`" message.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+fn json_reason(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    // Drop serde's " at line 1 column 12" suffix: the field is named already.
+    match message.find(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}
+
+/// A path parameter whose parse error is a problem naming it.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(PathRejection::FailedToDeserializePathParams(error)) => {
+                let field = match error.kind() {
+                    ErrorKind::ParseErrorAtKey { key, .. }
+                    | ErrorKind::InvalidUtf8InPathParam { key }
+                    | ErrorKind::DeserializeError { key, .. } => key.clone(),
+                    _ => "path".to_owned(),
+                };
+                Err(Problem::invalid(field, "must be a UUID"))
+            }
+            Err(other) => Err(Problem::invalid("path", other.body_text())),
+        }
+    }
+}

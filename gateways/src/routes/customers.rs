@@ -1,0 +1,328 @@
+//! `/customers`: create, read, update, assign segments. Writes become gRPC commands; reads come
+//! from the customer read model (Redis snapshot, else MySQL).
+
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts};
+use serde::Deserialize;
+use shopcore_projections::customer::read_model::ReadError;
+use shopcore_projections::customer::CustomerView;
+use shopcore_proto::common::v1::{CommandOptions, CommandResult};
+use shopcore_proto::customer::v1 as pb;
+use shopcore_proto::ErrorCode;
+use uuid::Uuid;
+
+use super::{min_position, AppState, POSITION_HEADER};
+use crate::correlation::{CorrelationId, CORRELATION_HEADER};
+use crate::problem::{ApiJson, ApiPath, Problem};
+
+static CREATE_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    let counter = IntCounterVec::new(
+        Opts::new("customer_create_total", "POST /customers calls by outcome"),
+        &["outcome"],
+    )
+    .expect("valid metric");
+    let _ = prometheus::register(Box::new(counter.clone()));
+    counter
+});
+
+static UPDATE_LATENCY: LazyLock<Histogram> = LazyLock::new(|| {
+    let histogram = Histogram::with_opts(HistogramOpts::new(
+        "customer_update_latency_seconds",
+        "Latency of customer updates (PUT /customers/{id}, POST /customers/{id}/segments)",
+    ))
+    .expect("valid metric");
+    let _ = prometheus::register(Box::new(histogram.clone()));
+    histogram
+});
+
+/// Namespace of customer ids derived from an `Idempotency-Key`, so a retried POST names the
+/// same customer.
+const IDEMPOTENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b7e_5a43_4c8e_9d1a_3e7b_0c55_a901);
+
+/// Body of `POST /customers`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateCustomer {
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// Body of `PUT /customers/{id}`: absent fields stay as they are; `"phone": ""` removes it.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateCustomer {
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// Body of `POST /customers/{id}/segments`: the customer's complete set of segments.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssignSegments {
+    #[schema(example = json!(["VIP", "general"]))]
+    pub segments: Vec<String>,
+}
+
+/// Command options from the request headers: `If-Match: <version>` and `Idempotency-Key`.
+fn command_options(headers: &HeaderMap) -> Result<CommandOptions, Problem> {
+    let expected_version = match headers.get(header::IF_MATCH) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| Problem::invalid("If-Match", "must be the customer's version, e.g. \"3\""))?,
+        ),
+    };
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => String::new(),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 200)
+            .ok_or_else(|| Problem::invalid("Idempotency-Key", "must be 1 to 200 visible characters"))?
+            .to_owned(),
+    };
+    Ok(CommandOptions {
+        expected_version,
+        idempotency_key,
+    })
+}
+
+/// A gRPC request carrying the correlation id and trace context.
+fn grpc_request<T>(message: T, correlation: &CorrelationId) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Ok(value) = correlation.0.parse() {
+        request.metadata_mut().insert(CORRELATION_HEADER, value);
+    }
+    if let Some(value) = shopcore_telemetry::traceparent().and_then(|t| t.parse().ok()) {
+        request.metadata_mut().insert("traceparent", value);
+    }
+    request
+}
+
+/// Waits until the read model shows the write, then answers with the customer.
+async fn written(state: &AppState, status: StatusCode, result: CommandResult) -> Result<Response, Problem> {
+    let id = Uuid::parse_str(&result.aggregate_id).map_err(|e| Problem::internal(&e))?;
+    let customer = read(state, id, result.position).await?;
+    let mut response = (status, axum::Json(customer)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(POSITION_HEADER, HeaderValue::from(result.position));
+    headers.insert(header::ETAG, etag(result.version));
+    if status == StatusCode::CREATED {
+        if let Ok(location) = HeaderValue::from_str(&format!("/customers/{id}")) {
+            headers.insert(header::LOCATION, location);
+        }
+    }
+    Ok(response)
+}
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+async fn read(state: &AppState, id: Uuid, min_position: u64) -> Result<CustomerView, Problem> {
+    let reads = &state.customer_reads;
+    if min_position > 0 {
+        match reads.wait_for(min_position, state.read_your_writes_timeout).await {
+            Ok(_) => {}
+            Err(ReadError::NotYetAt { wanted, reached }) => {
+                let mut problem = Problem::new(
+                    ErrorCode::Unavailable,
+                    format!("the read model is at position {reached}, not yet at {wanted}; retry shortly"),
+                );
+                problem.retry_after_seconds = Some(1);
+                return Err(problem);
+            }
+            Err(error) => return Err(Problem::internal(&error)),
+        }
+    }
+    match reads.customer(id, min_position).await {
+        Ok(Some(customer)) => Ok(customer),
+        Ok(None) => Err(Problem::not_found(format!("no customer {id}"))),
+        Err(error) => Err(Problem::internal(&error)),
+    }
+}
+
+/// Create a customer.
+#[utoipa::path(
+    post, path = "/customers", tag = "customers",
+    request_body = CreateCustomer,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key create the customer once"),
+        ("X-Correlation-Id" = Option<String>, Header, description = "Carried into logs and event metadata"),
+    ),
+    responses(
+        (status = 201, description = "Created; `Shopcore-Position` holds the event's log position", body = CustomerView),
+        (status = 400, description = "Invalid input; nothing written", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "E-mail already in use", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_customer(
+    State(state): State<AppState>,
+    Extension(correlation): Extension<CorrelationId>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateCustomer>,
+) -> Result<Response, Problem> {
+    let result = create(&state, &correlation, &headers, body).await;
+    let outcome = result.as_ref().map_or_else(|p| p.status.to_string(), |_| "created".to_owned());
+    CREATE_TOTAL.with_label_values(&[outcome.as_str()]).inc();
+    result
+}
+
+async fn create(
+    state: &AppState,
+    correlation: &CorrelationId,
+    headers: &HeaderMap,
+    body: CreateCustomer,
+) -> Result<Response, Problem> {
+    let options = command_options(headers)?;
+    let customer_id = if options.idempotency_key.is_empty() {
+        Uuid::now_v7()
+    } else {
+        Uuid::new_v5(&IDEMPOTENT_ID_NAMESPACE, options.idempotency_key.as_bytes())
+    };
+    let request = pb::RegisterCustomerRequest {
+        customer_id: customer_id.to_string(),
+        email: body.email,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        phone: body.phone,
+        options: Some(options),
+    };
+    let result = state
+        .customers
+        .clone()
+        .register_customer(grpc_request(request, correlation))
+        .await
+        .map_err(|status| Problem::from_status(&status))?
+        .into_inner();
+    written(state, StatusCode::CREATED, result).await
+}
+
+/// Read a customer.
+#[utoipa::path(
+    get, path = "/customers/{id}", tag = "customers",
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("Shopcore-Min-Position" = Option<u64>, Header, description = "Wait (briefly) until the read model has reached this log position"),
+    ),
+    responses(
+        (status = 200, body = CustomerView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The read model has not reached `Shopcore-Min-Position` in time", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_customer(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let min_position = min_position(&headers)?;
+    let customer = read(&state, id, min_position).await?;
+    let mut response = axum::Json(&customer).into_response();
+    response.headers_mut().insert(header::ETAG, etag(customer.version));
+    response
+        .headers_mut()
+        .insert(POSITION_HEADER, HeaderValue::from(customer.position));
+    Ok(response)
+}
+
+/// Change some profile fields.
+#[utoipa::path(
+    put, path = "/customers/{id}", tag = "customers",
+    request_body = UpdateCustomer,
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "Expected version; a mismatch is 409"),
+        ("Idempotency-Key" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, body = CustomerView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Version conflict or e-mail in use", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_customer(
+    State(state): State<AppState>,
+    Extension(correlation): Extension<CorrelationId>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<UpdateCustomer>,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
+    let request = pb::UpdateProfileRequest {
+        customer_id: id.to_string(),
+        email: body.email,
+        first_name: body.first_name,
+        last_name: body.last_name,
+        phone: body.phone,
+        options: Some(command_options(&headers)?),
+    };
+    let result = state
+        .customers
+        .clone()
+        .update_profile(grpc_request(request, &correlation))
+        .await
+        .map_err(|status| Problem::from_status(&status))?
+        .into_inner();
+    let response = written(&state, StatusCode::OK, result).await;
+    UPDATE_LATENCY.observe(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Replace the customer's segments.
+#[utoipa::path(
+    post, path = "/customers/{id}/segments", tag = "customers",
+    request_body = AssignSegments,
+    params(
+        ("id" = Uuid, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "Expected version; a mismatch is 409"),
+        ("Idempotency-Key" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, body = CustomerView),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn assign_segments(
+    State(state): State<AppState>,
+    Extension(correlation): Extension<CorrelationId>,
+    ApiPath(id): ApiPath<Uuid>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AssignSegments>,
+) -> Result<Response, Problem> {
+    let started = Instant::now();
+    let request = pb::AssignSegmentsRequest {
+        customer_id: id.to_string(),
+        segments: body.segments,
+        options: Some(command_options(&headers)?),
+    };
+    let result = state
+        .customers
+        .clone()
+        .assign_segments(grpc_request(request, &correlation))
+        .await
+        .map_err(|status| Problem::from_status(&status))?
+        .into_inner();
+    let response = written(&state, StatusCode::OK, result).await;
+    UPDATE_LATENCY.observe(started.elapsed().as_secs_f64());
+    response
+}

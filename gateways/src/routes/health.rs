@@ -1,0 +1,51 @@
+//! `/healthz` (the process is up), `/readyz` (its stores and the command service answer) and
+//! `/metrics` (Prometheus).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use super::AppState;
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let mysql = sqlx::query("SELECT 1")
+        .execute(state.customer_reads.mysql())
+        .await
+        .map_err(|e| e.to_string());
+    let mut redis = state.redis.clone();
+    let redis: Result<(), String> = redis::cmd("PING")
+        .query_async::<String>(&mut redis)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string());
+    let commands = state
+        .health
+        .clone()
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .map_err(|e| e.message().to_owned())
+        .and_then(|r| match r.into_inner().status() {
+            tonic_health::pb::health_check_response::ServingStatus::Serving => Ok(()),
+            other => Err(format!("{other:?}")),
+        });
+    let checks = [("mysql", mysql.map(|_| ())), ("redis", redis), ("commands", commands)];
+    let ready = checks.iter().all(|(_, r)| r.is_ok());
+    let body: serde_json::Map<String, serde_json::Value> = checks
+        .into_iter()
+        .map(|(name, result)| (name.to_owned(), json!(result.err().unwrap_or_else(|| "ok".to_owned()))))
+        .collect();
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(json!({ "ready": ready, "checks": body })))
+}
+
+pub async fn metrics() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        shopcore_telemetry::metrics_text(),
+    )
+}

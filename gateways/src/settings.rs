@@ -1,0 +1,43 @@
+//! Typed settings of the gateway, from the environment (and an optional `.env`).
+
+use std::net::SocketAddr;
+
+use shopcore_commands::settings::redact_url;
+
+/// Settings of `shopcore-gateway`.
+#[derive(Clone, clap::Parser)]
+#[command(name = "shopcore-gateway", about = "Shopcore's REST gateway")]
+pub struct GatewaySettings {
+    /// Where the HTTP server listens (port 0 picks a free port).
+    #[arg(long, env = "HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// The gRPC command service.
+    #[arg(long, env = "COMMANDS_URL", default_value = "http://127.0.0.1:50051")]
+    pub commands_url: String,
+    /// MySQL (MariaDB) read models.
+    #[arg(long, env = "MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306/shopcore")]
+    pub mysql_url: String,
+    /// Redis snapshots and caches.
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    /// Prefix of every Redis key of this deployment.
+    #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
+    pub redis_key_prefix: String,
+    /// How long a read waits for the read model to reach `Shopcore-Min-Position`, and a write
+    /// for its own events to be projected, in milliseconds.
+    #[arg(long, env = "READ_YOUR_WRITES_TIMEOUT_MS", default_value_t = 5000)]
+    pub read_your_writes_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for GatewaySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewaySettings")
+            .field("http_addr", &self.http_addr)
+            .field("commands_url", &self.commands_url)
+            .field("mysql_url", &redact_url(&self.mysql_url))
+            .field("redis_url", &redact_url(&self.redis_url))
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("read_your_writes_timeout_ms", &self.read_your_writes_timeout_ms)
+            .finish()
+    }
+}

@@ -1,0 +1,299 @@
+//! The MySQL customer projector (transactional) and its queries.
+//!
+//! Each batch runs in one MySQL transaction that first locks the projector's checkpoint row and
+//! checks it still holds the position the batch was read after, then applies the rows, then moves
+//! the checkpoint. A crash anywhere rolls the whole batch back.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use shopcore_commands::event_log::StoredEvent;
+use shopcore_domain::customer::CustomerEvent;
+use sqlx::{MySql, MySqlPool, Row, Transaction};
+use uuid::Uuid;
+
+use super::{decode, AddressView, CustomerView, AGGREGATE_TYPE};
+use crate::error::ProjectionError;
+use crate::runtime::{Delivery, Projector};
+
+/// Projects customers into `customer_profiles`, `customer_addresses`, `customer_segments`.
+#[derive(Clone)]
+pub struct CustomerMysqlProjector {
+    pool: MySqlPool,
+}
+
+impl CustomerMysqlProjector {
+    pub const NAME: &'static str = "customer_mysql";
+
+    pub fn new(pool: MySqlPool) -> Self {
+        Self { pool }
+    }
+}
+
+/// The checkpoint of a MySQL projector.
+pub async fn mysql_checkpoint(pool: &MySqlPool, name: &str) -> Result<u64, sqlx::Error> {
+    let position: Option<u64> =
+        sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ?")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    Ok(position.unwrap_or(0))
+}
+
+/// Locks the checkpoint row of `name` and checks it is still `expected`.
+async fn lock_checkpoint(
+    tx: &mut Transaction<'_, MySql>,
+    name: &str,
+    expected: u64,
+) -> Result<(), ProjectionError> {
+    sqlx::query("INSERT IGNORE INTO projection_checkpoints (name, position) VALUES (?, 0)")
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    let found: u64 =
+        sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ? FOR UPDATE")
+            .bind(name)
+            .fetch_one(&mut **tx)
+            .await?;
+    if found != expected {
+        return Err(ProjectionError::CheckpointMoved {
+            projector: name.to_owned(),
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
+async fn move_checkpoint(
+    tx: &mut Transaction<'_, MySql>,
+    name: &str,
+    position: u64,
+) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE projection_checkpoints SET position = ? WHERE name = ?")
+        .bind(position)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Projector for CustomerMysqlProjector {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn delivery(&self) -> Delivery {
+        Delivery::Transactional
+    }
+
+    async fn checkpoint(&self) -> Result<u64, ProjectionError> {
+        Ok(mysql_checkpoint(&self.pool, Self::NAME).await?)
+    }
+
+    async fn apply(&self, checkpoint: u64, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        let mut tx = self.pool.begin().await?;
+        lock_checkpoint(&mut tx, Self::NAME, checkpoint).await?;
+        for event in events.iter().filter(|e| e.aggregate_type == AGGREGATE_TYPE) {
+            apply_event(&mut tx, event).await?;
+        }
+        move_checkpoint(&mut tx, Self::NAME, last.position).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reset(&self) -> Result<(), ProjectionError> {
+        let mut tx = self.pool.begin().await?;
+        for table in ["customer_segments", "customer_addresses", "customer_profiles"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("REPLACE INTO projection_checkpoints (name, position) VALUES (?, 0)")
+            .bind(Self::NAME)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn apply_event(tx: &mut Transaction<'_, MySql>, stored: &StoredEvent) -> Result<(), ProjectionError> {
+    let id = stored.aggregate_id.as_str();
+    let at = stored.recorded_at.naive_utc();
+    match decode(stored)? {
+        CustomerEvent::CustomerRegistered {
+            email,
+            first_name,
+            last_name,
+            phone,
+            ..
+        } => {
+            sqlx::query(
+                "INSERT INTO customer_profiles
+                   (id, email, first_name, last_name, phone, version, last_position, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(email)
+            .bind(first_name)
+            .bind(last_name)
+            .bind(phone)
+            .bind(stored.position)
+            .bind(at)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        CustomerEvent::CustomerProfileUpdated(changed) => {
+            sqlx::query(
+                "UPDATE customer_profiles SET email = COALESCE(?, email),
+                   first_name = COALESCE(?, first_name), last_name = COALESCE(?, last_name),
+                   phone = IF(?, ?, phone)
+                 WHERE id = ?",
+            )
+            .bind(changed.email)
+            .bind(changed.first_name)
+            .bind(changed.last_name)
+            .bind(changed.phone.is_some())
+            .bind(changed.phone.flatten())
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        }
+        CustomerEvent::CustomerAddressAdded {
+            address_id,
+            address,
+        }
+        | CustomerEvent::CustomerAddressUpdated {
+            address_id,
+            address,
+        } => {
+            sqlx::query(
+                "INSERT INTO customer_addresses
+                   (customer_id, address_id, label, line1, line2, city, region, postal_code, country)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON DUPLICATE KEY UPDATE label = VALUES(label), line1 = VALUES(line1),
+                   line2 = VALUES(line2), city = VALUES(city), region = VALUES(region),
+                   postal_code = VALUES(postal_code), country = VALUES(country)",
+            )
+            .bind(id)
+            .bind(address_id.to_string())
+            .bind(address.label)
+            .bind(address.line1)
+            .bind(address.line2)
+            .bind(address.city)
+            .bind(address.region)
+            .bind(address.postal_code)
+            .bind(address.country)
+            .execute(&mut **tx)
+            .await?;
+        }
+        CustomerEvent::CustomerAddressRemoved { address_id } => {
+            sqlx::query("DELETE FROM customer_addresses WHERE customer_id = ? AND address_id = ?")
+                .bind(id)
+                .bind(address_id.to_string())
+                .execute(&mut **tx)
+                .await?;
+        }
+        CustomerEvent::CustomerSegmentsAssigned { segments, .. } => {
+            sqlx::query("DELETE FROM customer_segments WHERE customer_id = ?")
+                .bind(id)
+                .execute(&mut **tx)
+                .await?;
+            for segment in segments {
+                sqlx::query("INSERT INTO customer_segments (customer_id, segment) VALUES (?, ?)")
+                    .bind(id)
+                    .bind(segment)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+    }
+    // Every event moves the version by exactly one, and only from the version before it: a lost
+    // or doubled event stops the projector instead of corrupting the read model.
+    let moved = sqlx::query(
+        "UPDATE customer_profiles SET version = version + 1, last_position = ?, updated_at = ?
+         WHERE id = ? AND version = ?",
+    )
+    .bind(stored.position)
+    .bind(at)
+    .bind(id)
+    .bind(stored.sequence - 1)
+    .execute(&mut **tx)
+    .await?;
+    if moved.rows_affected() != 1 {
+        return Err(ProjectionError::OutOfStep {
+            position: stored.position,
+            reason: format!("customer {id} is not at version {}", stored.sequence - 1),
+        });
+    }
+    Ok(())
+}
+
+/// Reads one customer from the MySQL read model.
+pub async fn find_customer(pool: &MySqlPool, id: Uuid) -> Result<Option<CustomerView>, sqlx::Error> {
+    let id_text = id.to_string();
+    let Some(profile) = sqlx::query(
+        "SELECT email, first_name, last_name, phone, version, last_position, created_at, updated_at
+         FROM customer_profiles WHERE id = ?",
+    )
+    .bind(&id_text)
+    .fetch_optional(pool)
+    .await?
+    else {
+        return Ok(None);
+    };
+    let addresses = sqlx::query(
+        "SELECT address_id, label, line1, line2, city, region, postal_code, country
+         FROM customer_addresses WHERE customer_id = ? ORDER BY address_id",
+    )
+    .bind(&id_text)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|row| {
+        Ok(AddressView {
+            id: Uuid::parse_str(row.try_get::<&str, _>("address_id")?).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            label: row.try_get("label")?,
+            line1: row.try_get("line1")?,
+            line2: row.try_get("line2")?,
+            city: row.try_get("city")?,
+            region: row.try_get("region")?,
+            postal_code: row.try_get("postal_code")?,
+            country: row.try_get("country")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let segments: Vec<String> = sqlx::query_scalar(
+        "SELECT segment FROM customer_segments WHERE customer_id = ? ORDER BY segment",
+    )
+    .bind(&id_text)
+    .fetch_all(pool)
+    .await?;
+    let utc = |naive: chrono::NaiveDateTime| DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc);
+    Ok(Some(CustomerView {
+        id,
+        email: profile.try_get("email")?,
+        first_name: profile.try_get("first_name")?,
+        last_name: profile.try_get("last_name")?,
+        phone: profile.try_get("phone")?,
+        addresses,
+        segments,
+        version: profile.try_get("version")?,
+        position: profile.try_get("last_position")?,
+        created_at: utc(profile.try_get("created_at")?),
+        updated_at: utc(profile.try_get("updated_at")?),
+    }))
+}
+
+/// Number of customers in the read model.
+pub async fn count_customers(pool: &MySqlPool) -> Result<u64, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customer_profiles")
+        .fetch_one(pool)
+        .await?;
+    Ok(count as u64)
+}

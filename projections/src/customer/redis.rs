@@ -1,0 +1,139 @@
+//! The Redis customer snapshot projector (idempotent by version).
+//!
+//! For every customer touched by a batch it folds the customer's events up to the newest one in
+//! the batch and writes the JSON snapshot to `{prefix}customer::{id}` with a Lua script that only
+//! replaces an older version. The checkpoint moves after the writes, so a crash repeats the
+//! batch, and repeating it changes nothing.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands as _;
+use shopcore_commands::event_log::{GlobalLog, StoredEvent};
+use uuid::Uuid;
+
+use super::{CustomerView, AGGREGATE_TYPE};
+use crate::error::ProjectionError;
+use crate::runtime::{Delivery, Projector};
+
+/// Replaces the snapshot only when the stored one is older. KEYS[1] = key, ARGV[1] = JSON,
+/// ARGV[2] = version. Returns 1 when written.
+const SET_IF_NEWER: &str = r"
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, decoded = pcall(cjson.decode, current)
+  if ok and decoded['version'] and tonumber(decoded['version']) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+";
+
+/// Writes `customer::{id}` snapshots to Redis.
+#[derive(Clone)]
+pub struct CustomerRedisProjector {
+    redis: ConnectionManager,
+    log: GlobalLog,
+    prefix: String,
+}
+
+impl CustomerRedisProjector {
+    pub const NAME: &'static str = "customer_redis";
+
+    pub fn new(redis: ConnectionManager, log: GlobalLog, prefix: impl Into<String>) -> Self {
+        Self {
+            redis,
+            log,
+            prefix: prefix.into(),
+        }
+    }
+
+    fn checkpoint_key(&self) -> String {
+        format!("{}shopcore:projection:{}:checkpoint", self.prefix, Self::NAME)
+    }
+}
+
+/// The Redis key of a customer's snapshot.
+pub fn customer_key(prefix: &str, id: Uuid) -> String {
+    format!("{prefix}customer::{id}")
+}
+
+/// Reads a customer snapshot from Redis.
+pub async fn cached_customer(
+    redis: &mut ConnectionManager,
+    prefix: &str,
+    id: Uuid,
+) -> Result<Option<CustomerView>, redis::RedisError> {
+    let json: Option<String> = redis.get(customer_key(prefix, id)).await?;
+    Ok(json.and_then(|json| serde_json::from_str(&json).ok()))
+}
+
+#[async_trait]
+impl Projector for CustomerRedisProjector {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    fn delivery(&self) -> Delivery {
+        Delivery::IdempotentByVersion
+    }
+
+    async fn checkpoint(&self) -> Result<u64, ProjectionError> {
+        let position: Option<u64> = self.redis.clone().get(self.checkpoint_key()).await?;
+        Ok(position.unwrap_or(0))
+    }
+
+    async fn apply(&self, _checkpoint: u64, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+        let Some(last) = events.last() else {
+            return Ok(());
+        };
+        // Newest sequence per customer in this batch.
+        let mut touched: BTreeMap<&str, u64> = BTreeMap::new();
+        for event in events.iter().filter(|e| e.aggregate_type == AGGREGATE_TYPE) {
+            touched.insert(&event.aggregate_id, event.sequence);
+        }
+        let mut redis = self.redis.clone();
+        let script = redis::Script::new(SET_IF_NEWER);
+        for (id, sequence) in touched {
+            let history = self
+                .log
+                .aggregate_events(AGGREGATE_TYPE, id, Some(sequence))
+                .await?;
+            let Some(view) = CustomerView::fold(&history)? else {
+                continue;
+            };
+            let json = serde_json::to_string(&view).map_err(|e| ProjectionError::OutOfStep {
+                position: view.position,
+                reason: e.to_string(),
+            })?;
+            let _: i64 = script
+                .key(customer_key(&self.prefix, view.id))
+                .arg(json)
+                .arg(view.version)
+                .invoke_async(&mut redis)
+                .await?;
+        }
+        let _: () = redis.set(self.checkpoint_key(), last.position).await?;
+        Ok(())
+    }
+
+    async fn reset(&self) -> Result<(), ProjectionError> {
+        let mut redis = self.redis.clone();
+        let pattern = format!("{}customer::*", self.prefix);
+        let keys: Vec<String> = {
+            let mut iter: redis::AsyncIter<String> = redis.scan_match(&pattern).await?;
+            let mut keys = Vec::new();
+            while let Some(key) = iter.next_item().await {
+                keys.push(key?);
+            }
+            keys
+        };
+        for chunk in keys.chunks(500) {
+            let _: () = redis.del(chunk).await?;
+        }
+        let _: () = redis.set(self.checkpoint_key(), 0u64).await?;
+        Ok(())
+    }
+}

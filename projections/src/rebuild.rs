@@ -1,0 +1,70 @@
+//! Rebuild jobs: empty a read model and replay the whole log into it through the same projector
+//! code, with a progress bar. A rebuild is resumable: it is just the projector catching up from
+//! checkpoint 0, so an interrupted rebuild continues where it stopped when run with `--resume`.
+
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use shopcore_commands::event_log::GlobalLog;
+
+use crate::error::ProjectionError;
+use crate::runtime::ProjectionRunner;
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy)]
+pub struct RebuildReport {
+    pub events: u64,
+    pub elapsed: Duration,
+    pub checkpoint: u64,
+}
+
+impl RebuildReport {
+    pub fn events_per_second(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Resets the projector (unless `resume`) and applies every event up to the log's head as it was
+/// when the rebuild started.
+pub async fn rebuild(
+    runner: &ProjectionRunner,
+    log: &GlobalLog,
+    resume: bool,
+    show_progress: bool,
+) -> Result<RebuildReport, ProjectionError> {
+    if !resume {
+        runner.projector().reset().await?;
+    }
+    let head = log.head().await?;
+    let start = runner.projector().checkpoint().await?;
+    let bar = if show_progress {
+        ProgressBar::new(head.saturating_sub(start))
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} positions ({per_sec}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(runner.projector().name());
+    let started = Instant::now();
+    let mut events = 0u64;
+    let mut checkpoint = start;
+    while checkpoint < head {
+        let step = runner.step().await?;
+        if step.events == 0 {
+            break;
+        }
+        events += step.events as u64;
+        checkpoint = step.checkpoint;
+        bar.set_position(checkpoint.saturating_sub(start).min(head - start));
+    }
+    bar.finish();
+    Ok(RebuildReport {
+        events,
+        elapsed: started.elapsed(),
+        checkpoint,
+    })
+}

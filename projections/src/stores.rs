@@ -1,0 +1,48 @@
+//! Connections to the read-model stores: MySQL (migrated on connect) and Redis.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::mysql::MySqlPoolOptions;
+use sqlx::{MySql, MySqlPool};
+
+/// Migrations of the MySQL read-model database.
+pub static MYSQL_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../infra/migrations/mysql");
+
+/// Connects to MySQL, creating the database when missing, and runs the migrations.
+pub async fn connect_mysql(url: &str) -> anyhow::Result<MySqlPool> {
+    if !MySql::database_exists(url)
+        .await
+        .context("while checking the MySQL database")?
+    {
+        if let Err(error) = MySql::create_database(url).await {
+            if !MySql::database_exists(url).await.unwrap_or(false) {
+                return Err(error).context("while creating the MySQL database");
+            }
+        }
+    }
+    let pool = MySqlPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+        .context("while connecting to MySQL")?;
+    MYSQL_MIGRATOR
+        .run(&pool)
+        .await
+        .context("while migrating the MySQL read models")?;
+    Ok(pool)
+}
+
+/// A Redis connection that reconnects by itself after an outage.
+pub async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionManager> {
+    let client = redis::Client::open(url).context("while parsing REDIS_URL")?;
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(2))
+        .set_response_timeout(Duration::from_secs(2))
+        .set_number_of_retries(2);
+    redis::aio::ConnectionManager::new_with_config(client, config)
+        .await
+        .context("while connecting to Redis")
+}
