@@ -76,6 +76,9 @@ pub fn router(state: AppState) -> Router {
         }))
         .fallback(|| async { crate::problem::Problem::not_found("no such route") })
         .layer(axum::middleware::from_fn(crate::correlation::correlate))
-        .layer(tower_http::timeout::TimeoutLayer::new(Duration::from_secs(30)))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         .with_state(state)
 }

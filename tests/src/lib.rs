@@ -1,1 +1,172 @@
-//! End-to-end test harness.
+//! End-to-end test harness: starts the real `shopcore-commands`, `shopcore-projections` and
+//! `shopcore-gateway` binaries against the real Postgres, MariaDB and Redis, each test with its
+//! own Postgres database, MySQL database and Redis key prefix, and talks to them over HTTP.
+//!
+//! The binaries must be built first (`cargo build --bins`; `infra/test` does it).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+/// Local servers, overridable for other set-ups.
+fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_owned())
+}
+
+/// The directory holding the workspace's binaries (`target/debug`).
+fn bin_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    // target/debug/deps/<test> → target/debug
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .context("test executable has no target dir")?;
+    Ok(dir.to_path_buf())
+}
+
+/// A running process whose JSON log lines are scanned for its listening address.
+struct Process {
+    child: Child,
+}
+
+async fn spawn(name: &str, envs: &[(&str, String)], address_field: &str) -> anyhow::Result<(Process, String)> {
+    let path = bin_dir()?.join(name);
+    if !path.exists() {
+        bail!("{} is missing: run `cargo build --bins` first", path.display());
+    }
+    let mut command = Command::new(&path);
+    command
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .env("RUST_LOG", env_or("E2E_RUST_LOG", "info"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = command.spawn().with_context(|| format!("while starting {name}"))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (found, mut address) = mpsc::channel::<String>(1);
+    let field = address_field.to_owned();
+    let label = name.to_owned();
+    let echo = std::env::var_os("E2E_ECHO").is_some();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if echo {
+                eprintln!("[{label}] {line}");
+            }
+            if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
+                if let Some(addr) = json.get(&field).and_then(|v| v.as_str()) {
+                    let _ = found.try_send(addr.to_owned());
+                }
+            }
+        }
+    });
+    let address = tokio::time::timeout(Duration::from_secs(60), address.recv())
+        .await
+        .with_context(|| format!("{name} did not report {address_field} within 60 s"))?
+        .with_context(|| format!("{name} exited before listening"))?;
+    Ok((Process { child }, address))
+}
+
+/// One isolated Shopcore deployment.
+pub struct TestApp {
+    pub http: reqwest::Client,
+    pub base_url: String,
+    pub grpc_addr: String,
+    pub pg: sqlx::PgPool,
+    pub mysql: sqlx::MySqlPool,
+    pub redis: redis::aio::MultiplexedConnection,
+    pub redis_prefix: String,
+    database_url: String,
+    mysql_url: String,
+    processes: Vec<Process>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> anyhow::Result<Self> {
+        let suffix = Uuid::new_v4().simple().to_string();
+        let database_url = format!(
+            "{}/shopcore_e2e_{suffix}",
+            env_or("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+        );
+        let mysql_url = format!(
+            "{}/shopcore_e2e_{suffix}",
+            env_or("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+        );
+        let redis_url = env_or("TEST_REDIS_URL", "redis://127.0.0.1:6379");
+        let redis_prefix = format!("e2e:{suffix}:");
+        let common = vec![
+            ("DATABASE_URL", database_url.clone()),
+            ("MYSQL_URL", mysql_url.clone()),
+            ("REDIS_URL", redis_url.clone()),
+            ("REDIS_KEY_PREFIX", redis_prefix.clone()),
+        ];
+
+        let mut envs = common.clone();
+        envs.push(("GRPC_ADDR", "127.0.0.1:0".into()));
+        let (commands, grpc_addr) = spawn("shopcore-commands", &envs, "grpc_addr").await?;
+
+        let mut envs = common.clone();
+        envs.push(("PROJECTIONS_METRICS_ADDR", "127.0.0.1:0".into()));
+        let (projections, _) = spawn("shopcore-projections", &envs, "metrics_addr").await?;
+
+        let mut envs = common;
+        envs.push(("HTTP_ADDR", "127.0.0.1:0".into()));
+        envs.push(("COMMANDS_URL", format!("http://{grpc_addr}")));
+        let (gateway, http_addr) = spawn("shopcore-gateway", &envs, "http_addr").await?;
+
+        let pg = sqlx::PgPool::connect(&database_url).await?;
+        let mysql = sqlx::MySqlPool::connect(&mysql_url).await?;
+        let redis = redis::Client::open(redis_url)?
+            .get_multiplexed_async_connection()
+            .await?;
+        Ok(Self {
+            http: reqwest::Client::new(),
+            base_url: format!("http://{http_addr}"),
+            grpc_addr,
+            pg,
+            mysql,
+            redis,
+            redis_prefix,
+            database_url,
+            mysql_url,
+            processes: vec![commands, projections, gateway],
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Number of events in the event store.
+    pub async fn event_count(&self) -> anyhow::Result<i64> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM events")
+            .fetch_one(&self.pg)
+            .await?)
+    }
+
+    /// Stops the processes and drops the databases and Redis keys of this deployment.
+    pub async fn cleanup(mut self) -> anyhow::Result<()> {
+        for process in &mut self.processes {
+            let _ = process.child.kill().await;
+        }
+        self.pg.close().await;
+        self.mysql.close().await;
+        use sqlx::migrate::MigrateDatabase as _;
+        sqlx::Postgres::force_drop_database(&self.database_url).await?;
+        sqlx::MySql::drop_database(&self.mysql_url).await?;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.redis_prefix))
+            .query_async(&mut self.redis)
+            .await?;
+        if !keys.is_empty() {
+            let _: () = redis::cmd("DEL").arg(keys).query_async(&mut self.redis).await?;
+        }
+        Ok(())
+    }
+}

@@ -268,12 +268,13 @@ pub async fn find_customer(pool: &MySqlPool, id: Uuid) -> Result<Option<Customer
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let segments: Vec<String> = sqlx::query_scalar(
-        "SELECT segment FROM customer_segments WHERE customer_id = ? ORDER BY segment",
-    )
-    .bind(&id_text)
-    .fetch_all(pool)
-    .await?;
+    let mut segments: Vec<String> =
+        sqlx::query_scalar("SELECT segment FROM customer_segments WHERE customer_id = ?")
+            .bind(&id_text)
+            .fetch_all(pool)
+            .await?;
+    // Byte order, as in the Redis snapshot (the column's collation ignores case).
+    segments.sort();
     let utc = |naive: chrono::NaiveDateTime| DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc);
     Ok(Some(CustomerView {
         id,

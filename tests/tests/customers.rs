@@ -1,0 +1,290 @@
+//! The customer slice end to end: REST → gRPC → event store → projectors → MySQL / Redis → REST.
+
+use futures::future::try_join_all;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use shopcore_e2e::TestApp;
+
+async fn create(app: &TestApp, body: Value) -> anyhow::Result<reqwest::Response> {
+    Ok(app.http.post(app.url("/customers")).json(&body).send().await?)
+}
+
+fn position(response: &reqwest::Response) -> u64 {
+    response
+        .headers()
+        .get("shopcore-position")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("a write answers with Shopcore-Position")
+}
+
+async fn problem(response: reqwest::Response, status: StatusCode) -> anyhow::Result<Value> {
+    assert_eq!(response.status(), status);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "errors are problem documents"
+    );
+    Ok(response.json().await?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_read_update_and_check_the_stores() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+
+    let created = app
+        .http
+        .post(app.url("/customers"))
+        .header("x-correlation-id", "e2e-create-1")
+        .json(&json!({"email": "Ada@Example.com", "firstName": "Ada", "lastName": "Lovelace"}))
+        .send()
+        .await?;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert_eq!(created.headers()["x-correlation-id"], "e2e-create-1");
+    let created_at = position(&created);
+    let customer: Value = created.json().await?;
+    let id = customer["id"].as_str().expect("id").to_owned();
+    assert_eq!(customer["email"], "ada@example.com");
+    assert_eq!(customer["version"], 1);
+
+    let read = app
+        .http
+        .get(app.url(&format!("/customers/{id}")))
+        .header("shopcore-min-position", created_at.to_string())
+        .send()
+        .await?;
+    assert_eq!(read.status(), StatusCode::OK);
+    let read: Value = read.json().await?;
+    assert_eq!(read["firstName"], "Ada");
+    assert_eq!(read["segments"], json!([]));
+
+    let updated = app
+        .http
+        .put(app.url(&format!("/customers/{id}")))
+        .header("if-match", "\"1\"")
+        .json(&json!({"lastName": "King", "phone": "+44 20 7946 0958"}))
+        .send()
+        .await?;
+    assert_eq!(updated.status(), StatusCode::OK);
+    let updated_at = position(&updated);
+    assert!(updated_at > created_at);
+    let updated: Value = updated.json().await?;
+    assert_eq!(updated["lastName"], "King");
+    assert_eq!(updated["firstName"], "Ada", "absent fields stay as they are");
+    assert_eq!(updated["version"], 2);
+
+    let segmented = app
+        .http
+        .post(app.url(&format!("/customers/{id}/segments")))
+        .json(&json!({"segments": ["VIP", "general"]}))
+        .send()
+        .await?;
+    assert_eq!(segmented.status(), StatusCode::OK);
+    let segmented_at = position(&segmented);
+    let segmented: Value = segmented.json().await?;
+    assert_eq!(segmented["segments"], json!(["VIP", "general"]));
+
+    // MySQL holds the profile, at the aggregate's version.
+    let (last_name, phone, version): (String, Option<String>, u64) =
+        sqlx::query_as("SELECT last_name, phone, version FROM customer_profiles WHERE id = ?")
+            .bind(&id)
+            .fetch_one(&app.mysql)
+            .await?;
+    assert_eq!((last_name.as_str(), phone.as_deref(), version), ("King", Some("+44 20 7946 0958"), 3));
+    let segments: Vec<String> =
+        sqlx::query_scalar("SELECT segment FROM customer_segments WHERE customer_id = ? ORDER BY segment COLLATE utf8mb4_bin")
+            .bind(&id)
+            .fetch_all(&app.mysql)
+            .await?;
+    assert_eq!(segments, ["VIP", "general"]);
+
+    // Redis holds the snapshot; its projector may trail MySQL's by a moment.
+    let key = format!("{}customer::{id}", app.redis_prefix);
+    let mut redis = app.redis.clone();
+    let mut snapshot = Value::Null;
+    for _ in 0..100 {
+        let json: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut redis).await?;
+        snapshot = json.map(|j| serde_json::from_str(&j)).transpose()?.unwrap_or(Value::Null);
+        if snapshot["position"].as_u64() >= Some(segmented_at) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(snapshot["version"], 3, "redis snapshot: {snapshot}");
+    assert_eq!(snapshot["lastName"], "King");
+    assert_eq!(snapshot["segments"], json!(["VIP", "general"]));
+
+    // The correlation id travelled into the event's metadata.
+    let correlation: String = sqlx::query_scalar(
+        "SELECT metadata->>'correlationId' FROM events WHERE aggregate_id = $1 AND sequence = 1",
+    )
+    .bind(&id)
+    .fetch_one(&app.pg)
+    .await?;
+    assert_eq!(correlation, "e2e-create-1");
+
+    // Metrics name the plan's counters.
+    let metrics = app.http.get(app.url("/metrics")).send().await?.text().await?;
+    assert!(metrics.contains("customer_create_total{outcome=\"created\"} 1"), "{metrics}");
+    assert!(metrics.contains("customer_update_latency_seconds_count 2"), "{metrics}");
+    let ready = app.http.get(app.url("/readyz")).send().await?;
+    assert_eq!(ready.status(), StatusCode::OK);
+
+    app.cleanup().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_problems_and_write_nothing() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let taken = create(&app, json!({"email": "grace@example.com", "firstName": "Grace", "lastName": "Hopper"})).await?;
+    assert_eq!(taken.status(), StatusCode::CREATED);
+    let grace: Value = taken.json().await?;
+    let grace_id = grace["id"].as_str().unwrap().to_owned();
+    let events_before = app.event_count().await?;
+
+    let invalid_email = problem(
+        create(&app, json!({"email": "not-an-email", "firstName": "A", "lastName": "B"})).await?,
+        StatusCode::BAD_REQUEST,
+    )
+    .await?;
+    assert_eq!(invalid_email["field"], "email");
+    assert_eq!(invalid_email["type"], "https://shopcore.dev/problems/invalid-argument");
+
+    let missing = problem(create(&app, json!({"email": "a@example.com", "firstName": "A"})).await?, StatusCode::BAD_REQUEST).await?;
+    assert_eq!(missing["field"], "lastName");
+
+    let wrong_type = problem(
+        create(&app, json!({"email": "a@example.com", "firstName": 7, "lastName": "B"})).await?,
+        StatusCode::BAD_REQUEST,
+    )
+    .await?;
+    assert_eq!(wrong_type["field"], "firstName");
+
+    let malformed = app
+        .http
+        .post(app.url("/customers"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await?;
+    problem(malformed, StatusCode::BAD_REQUEST).await?;
+
+    let duplicate = problem(
+        create(&app, json!({"email": "GRACE@example.com", "firstName": "G", "lastName": "H"})).await?,
+        StatusCode::CONFLICT,
+    )
+    .await?;
+    assert_eq!(duplicate["field"], "email");
+
+    let bad_id = problem(app.http.get(app.url("/customers/not-a-uuid")).send().await?, StatusCode::BAD_REQUEST).await?;
+    assert_eq!(bad_id["field"], "id");
+
+    let unknown = app
+        .http
+        .get(app.url("/customers/0192f000-0000-7000-8000-000000000000"))
+        .send()
+        .await?;
+    problem(unknown, StatusCode::NOT_FOUND).await?;
+    let unknown_update = app
+        .http
+        .put(app.url("/customers/0192f000-0000-7000-8000-000000000000"))
+        .json(&json!({"firstName": "Nobody"}))
+        .send()
+        .await?;
+    problem(unknown_update, StatusCode::NOT_FOUND).await?;
+
+    let stale = app
+        .http
+        .put(app.url(&format!("/customers/{grace_id}")))
+        .header("if-match", "\"7\"")
+        .json(&json!({"firstName": "Amazing Grace"}))
+        .send()
+        .await?;
+    let stale = problem(stale, StatusCode::CONFLICT).await?;
+    assert_eq!(stale["currentVersion"], 1);
+
+    let empty = app
+        .http
+        .put(app.url(&format!("/customers/{grace_id}")))
+        .json(&json!({}))
+        .send()
+        .await?;
+    problem(empty, StatusCode::BAD_REQUEST).await?;
+
+    let bad_segment = app
+        .http
+        .post(app.url(&format!("/customers/{grace_id}/segments")))
+        .json(&json!({"segments": ["no spaces allowed"]}))
+        .send()
+        .await?;
+    assert_eq!(problem(bad_segment, StatusCode::BAD_REQUEST).await?["field"], "segments");
+
+    assert_eq!(app.event_count().await?, events_before, "a rejected request wrote an event");
+    app.cleanup().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_create_with_the_same_idempotency_key_writes_once() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let send = || {
+        app.http
+            .post(app.url("/customers"))
+            .header("idempotency-key", "checkout-42-signup")
+            .json(&json!({"email": "retry@example.com", "firstName": "Re", "lastName": "Try"}))
+            .send()
+    };
+    let first = send().await?;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first_position = position(&first);
+    let first: Value = first.json().await?;
+    let second = send().await?;
+    assert_eq!(second.status(), StatusCode::CREATED);
+    assert_eq!(position(&second), first_position);
+    let second: Value = second.json().await?;
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(app.event_count().await?, 1);
+    app.cleanup().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn eight_clients_create_a_hundred_customers_each() -> anyhow::Result<()> {
+    const CLIENTS: usize = 8;
+    const PER_CLIENT: usize = 100;
+    let app = TestApp::spawn().await?;
+    let clients = (0..CLIENTS).map(|client| {
+        let app = &app;
+        async move {
+            let mut created = Vec::new();
+            for n in 0..PER_CLIENT {
+                let response = create(
+                    app,
+                    json!({"email": format!("c{client}-{n}@example.com"), "firstName": "Client", "lastName": format!("N{n}")}),
+                )
+                .await?;
+                anyhow::ensure!(response.status() == StatusCode::CREATED, "status {}", response.status());
+                let at = position(&response);
+                let body: Value = response.json().await?;
+                created.push((body["id"].as_str().unwrap_or_default().to_owned(), at));
+            }
+            anyhow::Ok(created)
+        }
+    });
+    let created: Vec<(String, u64)> = try_join_all(clients).await?.into_iter().flatten().collect();
+    assert_eq!(created.len(), CLIENTS * PER_CLIENT);
+
+    for (id, at) in &created {
+        let response = app
+            .http
+            .get(app.url(&format!("/customers/{id}")))
+            .header("shopcore-min-position", at.to_string())
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::OK, "customer {id}");
+    }
+    let in_mysql: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customer_profiles")
+        .fetch_one(&app.mysql)
+        .await?;
+    assert_eq!(in_mysql as usize, CLIENTS * PER_CLIENT);
+    assert_eq!(app.event_count().await? as usize, CLIENTS * PER_CLIENT);
+    app.cleanup().await
+}
