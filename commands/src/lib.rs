@@ -17,5 +17,6 @@ pub mod event_store;
 pub mod grpc;
 pub mod metadata;
 pub mod pipeline;
+pub mod seed;
 pub mod settings;
 pub mod testing;

@@ -1,15 +1,53 @@
-//! `shopcore-commands`: the gRPC command service.
+//! `shopcore-commands`: the gRPC command service, and seeding.
 
-use clap::Parser as _;
+use clap::{Parser, Subcommand};
 use shopcore_commands::app::{shutdown_signal, CommandApp};
+use shopcore_commands::event_store::EventStore;
 use shopcore_commands::settings::CommandSettings;
+
+#[derive(Parser)]
+#[command(name = "shopcore-commands", about = "Shopcore's gRPC command service")]
+struct Cli {
+    #[command(flatten)]
+    settings: CommandSettings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve gRPC until stopped (the default).
+    Serve,
+    /// Write seed data through the command pipeline (idempotent: run it twice, get it once).
+    Seed {
+        /// Customers to register (every tenth is VIP).
+        #[arg(long, default_value_t = 1000)]
+        customers: usize,
+    },
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
-    let settings = CommandSettings::parse();
+    let cli = Cli::parse();
     let _telemetry = shopcore_telemetry::init("shopcore-commands")?;
-    tracing::info!(settings = ?settings, "starting");
-    let app = CommandApp::build(&settings).await?;
-    app.run(shutdown_signal()).await
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            tracing::info!(settings = ?cli.settings, "starting");
+            let app = CommandApp::build(&cli.settings).await?;
+            app.run(shutdown_signal()).await
+        }
+        Command::Seed { customers } => {
+            let store = EventStore::connect(&cli.settings.database_url, 16).await?;
+            let started = std::time::Instant::now();
+            let report = shopcore_commands::seed::seed_customers(&store, customers).await?;
+            println!(
+                "seeded {} customers, {} new events in {:.1} s",
+                report.customers,
+                report.events_written,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+    }
 }

@@ -20,7 +20,7 @@ use crate::event_store::EventStore;
 use crate::pipeline::CommandPipeline;
 
 /// E-mail ownership from the unique-claims table of the event store.
-struct ClaimedEmails(EventStore);
+pub(crate) struct ClaimedEmails(pub(crate) EventStore);
 
 #[async_trait]
 impl CustomerEmailLookup for ClaimedEmails {
