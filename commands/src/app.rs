@@ -19,7 +19,10 @@ use crate::settings::CommandSettings;
 
 static COMMANDS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
     let counter = IntCounterVec::new(
-        Opts::new("shopcore_commands_total", "Commands handled, by command type and outcome code"),
+        Opts::new(
+            "shopcore_commands_total",
+            "Commands handled, by command type and outcome code",
+        ),
         &["command", "outcome"],
     )
     .expect("valid metric");
@@ -30,7 +33,10 @@ static COMMANDS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
 
 static COMMAND_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     let histogram = HistogramVec::new(
-        HistogramOpts::new("shopcore_command_duration_seconds", "Time to handle a command"),
+        HistogramOpts::new(
+            "shopcore_command_duration_seconds",
+            "Time to handle a command",
+        ),
         &["command"],
     )
     .expect("valid metric");
@@ -56,8 +62,8 @@ pub struct CommandApp {
 impl CommandApp {
     /// Connects to (and migrates) the event store and binds the gRPC port.
     pub async fn build(settings: &CommandSettings) -> anyhow::Result<Self> {
-        let store = EventStore::connect(&settings.database_url, settings.database_max_connections)
-            .await?;
+        let store =
+            EventStore::connect(&settings.database_url, settings.database_max_connections).await?;
         let listener = TcpListener::bind(settings.grpc_addr)
             .await
             .with_context(|| format!("while binding the gRPC address {}", settings.grpc_addr))?;
@@ -69,7 +75,10 @@ impl CommandApp {
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight calls.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
         let reflection = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(shopcore_proto::FILE_DESCRIPTOR_SET)
@@ -83,7 +92,9 @@ impl CommandApp {
         tonic::transport::Server::builder()
             .add_service(health)
             .add_service(reflection)
-            .add_service(CustomerCommandsServer::new(CustomerService::new(self.store)))
+            .add_service(CustomerCommandsServer::new(CustomerService::new(
+                self.store,
+            )))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
             .await
             .context("while serving gRPC")?;

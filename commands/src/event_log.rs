@@ -43,7 +43,8 @@ pub struct GlobalLog {
     pool: PgPool,
 }
 
-const SELECT_EVENTS: &str = "SELECT position, event_id, aggregate_type, aggregate_id, sequence, event_type,
+const SELECT_EVENTS: &str =
+    "SELECT position, event_id, aggregate_type, aggregate_id, sequence, event_type,
         event_version, payload, metadata, recorded_at FROM events";
 
 impl GlobalLog {

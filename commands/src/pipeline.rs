@@ -123,10 +123,9 @@ where
                 current: self.store.current_version(A::TYPE, aggregate_id).await?,
             }),
             // A concurrent retry with the same key committed first: answer with its result.
-            Err(error) if is_idempotency_race(&error) => self
-                .replay(aggregate_id, context)
-                .await?
-                .ok_or(error),
+            Err(error) if is_idempotency_race(&error) => {
+                self.replay(aggregate_id, context).await?.ok_or(error)
+            }
             Err(error) => Err(error),
         }
     }
@@ -152,7 +151,10 @@ where
                 aggregate_id: stored.aggregate_id,
             });
         }
-        tracing::info!(version = stored.appended.version, "idempotent replay of an earlier command");
+        tracing::info!(
+            version = stored.appended.version,
+            "idempotent replay of an earlier command"
+        );
         Ok(Some(CommandOutcome {
             version: stored.appended.version,
             position: stored.appended.position,

@@ -50,7 +50,8 @@ pub async fn seed_customers(store: &EventStore, count: usize) -> Result<SeedRepo
                         &context,
                     )
                     .await?;
-                let mut context = CommandContext::new("customer.assign_segments", format!("seed-{n}"));
+                let mut context =
+                    CommandContext::new("customer.assign_segments", format!("seed-{n}"));
                 context.actor = "seed".to_owned();
                 let segment = if n % 10 == 0 { "VIP" } else { "general" };
                 let segmented = pipeline
@@ -62,7 +63,9 @@ pub async fn seed_customers(store: &EventStore, count: usize) -> Result<SeedRepo
                         &context,
                     )
                     .await?;
-                Ok::<_, CommandError>(u64::from(registered.events_written + segmented.events_written))
+                Ok::<_, CommandError>(u64::from(
+                    registered.events_written + segmented.events_written,
+                ))
             }
         })
         .buffer_unordered(8)

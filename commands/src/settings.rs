@@ -7,7 +7,11 @@ use std::net::SocketAddr;
 #[command(name = "shopcore-commands", about = "Shopcore's gRPC command service")]
 pub struct CommandSettings {
     /// Postgres event store. The database is created when missing.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/shopcore")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/shopcore"
+    )]
     pub database_url: String,
     /// Where the gRPC server listens (port 0 picks a free port).
     #[arg(long, env = "GRPC_ADDR", default_value = "127.0.0.1:50051")]

@@ -8,7 +8,8 @@ use crate::event_store::EventStore;
 
 /// The Postgres server tests use: `TEST_DATABASE_URL`'s server, else the local default.
 pub fn postgres_server_url() -> String {
-    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
 /// A fresh, migrated event store database, dropped by [`TestEventStore::drop_database`].

@@ -14,7 +14,12 @@ const APPENDS_PER_WRITER: usize = 60;
 /// One append as a slow multi-statement transaction: events are inserted one by one with pauses
 /// in between and before the commit, so transactions overlap and would commit out of position
 /// order if positions were handed out freely.
-async fn slow_append(pool: &sqlx::PgPool, aggregate_id: &str, first_sequence: i64, events: i64) -> anyhow::Result<()> {
+async fn slow_append(
+    pool: &sqlx::PgPool,
+    aggregate_id: &str,
+    first_sequence: i64,
+    events: i64,
+) -> anyhow::Result<()> {
     let mut tx = pool.begin().await?;
     for sequence in first_sequence..first_sequence + events {
         sqlx::query(
@@ -93,8 +98,14 @@ async fn tailer_sees_every_committed_event_once_in_position_order() -> anyhow::R
         .into_iter()
         .map(|(id, sequence, position)| (id, sequence as u64, position as u64))
         .collect();
-    assert!(stored.len() > WRITERS * APPENDS_PER_WRITER / 2, "too few events to prove anything");
-    let missed: Vec<_> = stored.iter().filter(|event| !seen.contains(event)).collect();
+    assert!(
+        stored.len() > WRITERS * APPENDS_PER_WRITER / 2,
+        "too few events to prove anything"
+    );
+    let missed: Vec<_> = stored
+        .iter()
+        .filter(|event| !seen.contains(event))
+        .collect();
     assert!(
         missed.is_empty(),
         "the tailer skipped {} of {} events, e.g. {:?}",
@@ -102,8 +113,14 @@ async fn tailer_sees_every_committed_event_once_in_position_order() -> anyhow::R
         stored.len(),
         missed.first()
     );
-    assert_eq!(seen, stored, "the tailer must see exactly the stored events, in position order");
-    let distinct: HashSet<_> = seen.iter().map(|(id, sequence, _)| (id, sequence)).collect();
+    assert_eq!(
+        seen, stored,
+        "the tailer must see exactly the stored events, in position order"
+    );
+    let distinct: HashSet<_> = seen
+        .iter()
+        .map(|(id, sequence, _)| (id, sequence))
+        .collect();
     assert_eq!(distinct.len(), seen.len(), "an event was seen twice");
 
     db.drop_database().await

@@ -14,7 +14,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use shopcore_domain::money::{Currency, Money, Percent};
 use shopcore_domain::pricing::{
-    PriceRuleDefinition, PriceRuleEvaluator, PriceRuleSpec, PricingContext, RuleAction, RuleConditions, RuleTargets,
+    PriceRuleDefinition, PriceRuleEvaluator, PriceRuleSpec, PricingContext, RuleAction,
+    RuleConditions, RuleTargets,
 };
 use uuid::Uuid;
 
@@ -52,7 +53,9 @@ impl Seeded {
 }
 
 fn start() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 fn sku(n: u64) -> String {
@@ -63,7 +66,7 @@ fn category_of(sku: u64, which: u64) -> String {
     format!("cat-{:02}", (sku * 7 + which * 13) % CATEGORIES)
 }
 
-fn some<'a>(rng: &mut Seeded, percent: u64, values: &[&'a str]) -> BTreeSet<String> {
+fn some(rng: &mut Seeded, percent: u64, values: &[&str]) -> BTreeSet<String> {
     if rng.chance(percent) {
         [rng.pick(values).to_owned()].into()
     } else {
@@ -74,9 +77,15 @@ fn some<'a>(rng: &mut Seeded, percent: u64, values: &[&'a str]) -> BTreeSet<Stri
 fn rule(n: usize, rng: &mut Seeded) -> PriceRuleSpec {
     let targets = if rng.chance(70) {
         let skus = (0..=rng.below(3)).map(|_| sku(rng.below(SKUS))).collect();
-        RuleTargets { skus, categories: BTreeSet::new() }
+        RuleTargets {
+            skus,
+            categories: BTreeSet::new(),
+        }
     } else {
-        RuleTargets { skus: BTreeSet::new(), categories: [format!("cat-{:02}", rng.below(CATEGORIES))].into() }
+        RuleTargets {
+            skus: BTreeSet::new(),
+            categories: [format!("cat-{:02}", rng.below(CATEGORIES))].into(),
+        }
     };
     let dated = rng.chance(30);
     let from = start() + Duration::days(rng.below(30) as i64);
@@ -90,9 +99,15 @@ fn rule(n: usize, rng: &mut Seeded) -> PriceRuleSpec {
         min_quantity: rng.chance(20).then(|| 1 + rng.below(5) as u32),
     };
     let action = match rng.below(3) {
-        0 => RuleAction::SetPrice { price: Money::new(500 + rng.below(10_000) as i64, Currency::USD) },
-        1 => RuleAction::PercentOff { percent: Percent::from_basis_points(100 + rng.below(3_000) as u32).expect("≤ 100 %") },
-        _ => RuleAction::AmountOff { amount: Money::new(50 + rng.below(500) as i64, Currency::USD) },
+        0 => RuleAction::SetPrice {
+            price: Money::new(500 + rng.below(10_000) as i64, Currency::USD),
+        },
+        1 => RuleAction::PercentOff {
+            percent: Percent::from_basis_points(100 + rng.below(3_000) as u32).expect("≤ 100 %"),
+        },
+        _ => RuleAction::AmountOff {
+            amount: Money::new(50 + rng.below(500) as i64, Currency::USD),
+        },
     };
     PriceRuleSpec {
         rule_id: Uuid::from_u128(rng.next() as u128),
@@ -115,7 +130,11 @@ fn context(rng: &mut Seeded) -> PricingContext {
         categories: vec![category_of(n, 0), category_of(n, 1)],
         quantity: 1 + rng.below(6) as u32,
         currency: Currency::USD,
-        customer_segments: if rng.chance(50) { vec![rng.pick(&SEGMENTS).to_owned()] } else { vec![] },
+        customer_segments: if rng.chance(50) {
+            vec![rng.pick(&SEGMENTS).to_owned()]
+        } else {
+            vec![]
+        },
         channel: Some(rng.pick(&CHANNELS).to_owned()),
         region: Some(rng.pick(&REGIONS).to_owned()),
         at: start() + Duration::hours(rng.below(24 * 40) as i64),
@@ -127,10 +146,17 @@ fn context(rng: &mut Seeded) -> PricingContext {
 fn linear_scan(rules: &[PriceRuleSpec], base: Money, ctx: &PricingContext) -> Money {
     let targets = |r: &PriceRuleSpec| {
         r.definition.targets.skus.contains(&ctx.sku)
-            || ctx.categories.iter().any(|c| r.definition.targets.categories.contains(c))
+            || ctx
+                .categories
+                .iter()
+                .any(|c| r.definition.targets.categories.contains(c))
     };
-    let by_sku = rules.iter().filter(|r| r.definition.targets.skus.contains(&ctx.sku));
-    let by_category = rules.iter().filter(|r| !r.definition.targets.skus.contains(&ctx.sku) && targets(r));
+    let by_sku = rules
+        .iter()
+        .filter(|r| r.definition.targets.skus.contains(&ctx.sku));
+    let by_category = rules
+        .iter()
+        .filter(|r| !r.definition.targets.skus.contains(&ctx.sku) && targets(r));
     let mut applying = Vec::new();
     for rule in by_sku.chain(by_category) {
         if rule.definition.check(ctx).is_ok() {
@@ -150,7 +176,9 @@ fn linear_scan(rules: &[PriceRuleSpec], base: Money, ctx: &PricingContext) -> Mo
     for rule in applying {
         price = match rule.definition.action {
             RuleAction::SetPrice { .. } => continue,
-            RuleAction::PercentOff { percent } => price.less_percent(percent, Default::default()).unwrap_or(price),
+            RuleAction::PercentOff { percent } => price
+                .less_percent(percent, Default::default())
+                .unwrap_or(price),
             RuleAction::AmountOff { amount } => price.checked_sub(amount).unwrap_or(price),
         }
         .clamp_at_zero();
@@ -167,7 +195,11 @@ fn bench(c: &mut Criterion) {
     let mut candidates = 0;
     for ctx in &contexts {
         let quote = evaluator.evaluate(base, ctx).expect("same currency");
-        assert_eq!(linear_scan(evaluator.rules(), base, ctx), quote.unit_price, "baseline must agree");
+        assert_eq!(
+            linear_scan(evaluator.rules(), base, ctx),
+            quote.unit_price,
+            "baseline must agree"
+        );
         candidates += quote.explanation.len();
     }
     println!(
@@ -194,7 +226,11 @@ fn bench(c: &mut Criterion) {
     group.bench_function("baseline_linear_scan", |b| {
         b.iter(|| {
             i = (i + 1) % CONTEXTS;
-            black_box(linear_scan(evaluator.rules(), base, black_box(&contexts[i])))
+            black_box(linear_scan(
+                evaluator.rules(),
+                base,
+                black_box(&contexts[i]),
+            ))
         })
     });
     group.finish();

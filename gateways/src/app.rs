@@ -35,7 +35,11 @@ impl GatewayApp {
         let state = AppState {
             customers: CustomerCommandsClient::new(channel.clone()),
             health: tonic_health::pb::health_client::HealthClient::new(channel),
-            customer_reads: CustomerReadModel::new(mysql, redis.clone(), settings.redis_key_prefix.clone()),
+            customer_reads: CustomerReadModel::new(
+                mysql,
+                redis.clone(),
+                settings.redis_key_prefix.clone(),
+            ),
             redis,
             read_your_writes_timeout: Duration::from_millis(settings.read_your_writes_timeout_ms),
         };
@@ -50,7 +54,10 @@ impl GatewayApp {
     }
 
     /// Serves until `shutdown` resolves.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tracing::info!(http_addr = %self.local_addr()?, "listening");
         axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(shutdown)
@@ -71,9 +78,15 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .route("/openapi.json", get(|| async {
-            ([(axum::http::header::CONTENT_TYPE, "application/json")], crate::openapi::openapi_json())
-        }))
+        .route(
+            "/openapi.json",
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    crate::openapi::openapi_json(),
+                )
+            }),
+        )
         .fallback(|| async { crate::problem::Problem::not_found("no such route") })
         .layer(axum::middleware::from_fn(crate::correlation::correlate))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -23,7 +23,10 @@ pub struct CorrelationId(pub String);
 
 static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     let counter = IntCounterVec::new(
-        Opts::new("http_requests_total", "HTTP requests by route, method and status"),
+        Opts::new(
+            "http_requests_total",
+            "HTTP requests by route, method and status",
+        ),
         &["route", "method", "status"],
     )
     .expect("valid metric");
@@ -33,7 +36,10 @@ static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
 
 static DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     let histogram = HistogramVec::new(
-        HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by route"),
+        HistogramOpts::new(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+        ),
         &["route", "method"],
     )
     .expect("valid metric");
@@ -64,7 +70,11 @@ pub async fn correlate(mut request: Request, next: Next) -> Response {
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
     span.in_scope(|| {
-        tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "request handled");
+        tracing::info!(
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+            "request handled"
+        );
     });
     REQUESTS
         .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])

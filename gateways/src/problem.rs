@@ -16,10 +16,11 @@ use shopcore_proto::ErrorCode;
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Problem {
-    /// Stable URI of the problem type, e.g. `https://shopcore.dev/problems/invalid-argument`.
+    /// Stable URI of the problem type: `https://shopcore.dev/problems/{code}` where `code` is
+    /// the shared error code (`invalid-argument`, `not-found`, `conflict`, ...).
     #[serde(rename = "type")]
-    pub problem_type: String,
-    pub title: String,
+    pub problem_type: &'static str,
+    pub title: &'static str,
     pub status: u16,
     pub detail: String,
     /// The request field at fault (camelCase, dotted for nested fields).
@@ -43,9 +44,18 @@ impl Problem {
             ErrorCode::Unavailable => "Service unavailable",
             ErrorCode::Internal => "Internal error",
         };
+        let problem_type = match code {
+            ErrorCode::InvalidArgument => "https://shopcore.dev/problems/invalid-argument",
+            ErrorCode::NotFound => "https://shopcore.dev/problems/not-found",
+            ErrorCode::Conflict => "https://shopcore.dev/problems/conflict",
+            ErrorCode::VersionConflict => "https://shopcore.dev/problems/version-conflict",
+            ErrorCode::FailedPrecondition => "https://shopcore.dev/problems/failed-precondition",
+            ErrorCode::Unavailable => "https://shopcore.dev/problems/unavailable",
+            ErrorCode::Internal => "https://shopcore.dev/problems/internal",
+        };
         Self {
-            problem_type: format!("https://shopcore.dev/problems/{}", code.as_str()),
-            title: title.to_owned(),
+            problem_type,
+            title,
             status: code.http_status(),
             detail: detail.into(),
             field: None,
@@ -178,6 +188,23 @@ where
                 Err(Problem::invalid(field, "must be a UUID"))
             }
             Err(other) => Err(Problem::invalid("path", other.body_text())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_own_problem_type_named_after_it() {
+        for code in ErrorCode::ALL {
+            let problem = Problem::new(code, "detail");
+            assert_eq!(
+                problem.problem_type,
+                format!("https://shopcore.dev/problems/{}", code.as_str())
+            );
+            assert_eq!(problem.status, code.http_status());
         }
     }
 }

@@ -15,7 +15,11 @@ pub struct GatewaySettings {
     #[arg(long, env = "COMMANDS_URL", default_value = "http://127.0.0.1:50051")]
     pub commands_url: String,
     /// MySQL (MariaDB) read models.
-    #[arg(long, env = "MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306/shopcore")]
+    #[arg(
+        long,
+        env = "MYSQL_URL",
+        default_value = "mysql://root@127.0.0.1:3306/shopcore"
+    )]
     pub mysql_url: String,
     /// Redis snapshots and caches.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
@@ -37,7 +41,10 @@ impl std::fmt::Debug for GatewaySettings {
             .field("mysql_url", &redact_url(&self.mysql_url))
             .field("redis_url", &redact_url(&self.redis_url))
             .field("redis_key_prefix", &self.redis_key_prefix)
-            .field("read_your_writes_timeout_ms", &self.read_your_writes_timeout_ms)
+            .field(
+                "read_your_writes_timeout_ms",
+                &self.read_your_writes_timeout_ms,
+            )
             .finish()
     }
 }

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::customer::mysql::CustomerMysqlProjector;
 use crate::customer::redis::CustomerRedisProjector;
-use crate::runtime::{Projector, ProjectionRunner};
+use crate::runtime::{ProjectionRunner, Projector};
 use crate::settings::ProjectionSettings;
 use crate::stores::{connect_mysql, connect_redis};
 
@@ -51,7 +51,10 @@ pub async fn run(
         tasks.spawn(async move { runner.run(stopped).await });
     }
     let router = axum::Router::new()
-        .route("/metrics", axum::routing::get(|| async { shopcore_telemetry::metrics_text() }))
+        .route(
+            "/metrics",
+            axum::routing::get(|| async { shopcore_telemetry::metrics_text() }),
+        )
         .route("/healthz", axum::routing::get(|| async { "ok" }));
     let mut metrics_stopped = stopped.clone();
     tasks.spawn(async move {

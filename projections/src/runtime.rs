@@ -44,7 +44,10 @@ pub trait Projector: Send + Sync {
 
 static POSITION: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     let gauge = IntGaugeVec::new(
-        Opts::new("shopcore_projection_position", "Last global position applied by a projector"),
+        Opts::new(
+            "shopcore_projection_position",
+            "Last global position applied by a projector",
+        ),
         &["projector"],
     )
     .expect("valid metric");
@@ -54,7 +57,10 @@ static POSITION: LazyLock<IntGaugeVec> = LazyLock::new(|| {
 
 static EVENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     let counter = IntCounterVec::new(
-        Opts::new("shopcore_projection_events_total", "Events handed to a projector"),
+        Opts::new(
+            "shopcore_projection_events_total",
+            "Events handed to a projector",
+        ),
         &["projector"],
     )
     .expect("valid metric");
@@ -64,7 +70,10 @@ static EVENTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
 
 static FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     let counter = IntCounterVec::new(
-        Opts::new("shopcore_projection_failures_total", "Failed projector batches (retried)"),
+        Opts::new(
+            "shopcore_projection_failures_total",
+            "Failed projector batches (retried)",
+        ),
         &["projector"],
     )
     .expect("valid metric");
@@ -103,7 +112,10 @@ impl ProjectionRunner {
     /// Processes the next batch, if any.
     pub async fn step(&self) -> Result<Step, ProjectionError> {
         let checkpoint = self.projector.checkpoint().await?;
-        let events = self.log.read_after(checkpoint, self.batch_size, None).await?;
+        let events = self
+            .log
+            .read_after(checkpoint, self.batch_size, None)
+            .await?;
         let Some(last) = events.last() else {
             return Ok(Step {
                 events: 0,
@@ -113,7 +125,9 @@ impl ProjectionRunner {
         let last_position = last.position;
         self.projector.apply(checkpoint, &events).await?;
         let name = self.projector.name();
-        EVENTS.with_label_values(&[name]).inc_by(events.len() as u64);
+        EVENTS
+            .with_label_values(&[name])
+            .inc_by(events.len() as u64);
         POSITION
             .with_label_values(&[name])
             .set(i64::try_from(last_position).unwrap_or(i64::MAX));
@@ -137,13 +151,20 @@ impl ProjectionRunner {
             match self.step().await {
                 Ok(step) if step.events > 0 => {
                     backoff = Duration::from_millis(100);
-                    tracing::debug!(projector = name, events = step.events, checkpoint = step.checkpoint, "batch applied");
+                    tracing::debug!(
+                        projector = name,
+                        events = step.events,
+                        checkpoint = step.checkpoint,
+                        "batch applied"
+                    );
                 }
                 Ok(_) => {
                     backoff = Duration::from_millis(100);
                     let wait = async {
                         match listener.as_mut() {
-                            Some(listener) => GlobalLog::wait_for_append(listener, Duration::from_secs(1)).await,
+                            Some(listener) => {
+                                GlobalLog::wait_for_append(listener, Duration::from_secs(1)).await
+                            }
                             None => tokio::time::sleep(Duration::from_millis(200)).await,
                         }
                     };

@@ -8,10 +8,18 @@ use shopcore_commands::settings::redact_url;
 #[derive(Clone, clap::Args)]
 pub struct ProjectionSettings {
     /// Postgres event store.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@127.0.0.1:5432/shopcore")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/shopcore"
+    )]
     pub database_url: String,
     /// MySQL (MariaDB) read-model database. Created when missing.
-    #[arg(long, env = "MYSQL_URL", default_value = "mysql://root@127.0.0.1:3306/shopcore")]
+    #[arg(
+        long,
+        env = "MYSQL_URL",
+        default_value = "mysql://root@127.0.0.1:3306/shopcore"
+    )]
     pub mysql_url: String,
     /// Redis for snapshots and caches.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
@@ -23,7 +31,11 @@ pub struct ProjectionSettings {
     #[arg(long, env = "PROJECTION_BATCH_SIZE", default_value_t = 500)]
     pub batch_size: u32,
     /// Where `/metrics` and `/healthz` of the projections process listen.
-    #[arg(long, env = "PROJECTIONS_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    #[arg(
+        long,
+        env = "PROJECTIONS_METRICS_ADDR",
+        default_value = "127.0.0.1:9464"
+    )]
     pub metrics_addr: SocketAddr,
 }
 

@@ -11,11 +11,15 @@ use shopcore_commands::event_log::GlobalLog;
 use shopcore_commands::metadata::CommandContext;
 use shopcore_commands::pipeline::CommandPipeline;
 use shopcore_commands::testing::TestEventStore;
-use shopcore_domain::customer::{Customer, CustomerCommand, CustomerEmailLookup, CustomerServices, ProfileChanges};
-use shopcore_projections::customer::mysql::{count_customers, find_customer, CustomerMysqlProjector};
+use shopcore_domain::customer::{
+    Customer, CustomerCommand, CustomerEmailLookup, CustomerServices, ProfileChanges,
+};
+use shopcore_projections::customer::mysql::{
+    count_customers, find_customer, CustomerMysqlProjector,
+};
 use shopcore_projections::customer::redis::{cached_customer, CustomerRedisProjector};
 use shopcore_projections::customer::{CustomerView, AGGREGATE_TYPE};
-use shopcore_projections::runtime::{Projector, ProjectionRunner};
+use shopcore_projections::runtime::{ProjectionRunner, Projector};
 use shopcore_projections::stores::{connect_mysql, connect_redis};
 use sqlx::migrate::MigrateDatabase;
 use tokio::sync::watch;
@@ -51,16 +55,28 @@ async fn seed_customers(pipeline: &CommandPipeline<Customer>) -> anyhow::Result<
                 &context,
             )
             .await?;
-        let segments = if n % 3 == 0 { vec!["VIP".into()] } else { vec!["general".into()] };
+        let segments = if n % 3 == 0 {
+            vec!["VIP".into()]
+        } else {
+            vec!["general".into()]
+        };
         pipeline
-            .execute(&id.to_string(), CustomerCommand::AssignSegments { segments }, &context)
+            .execute(
+                &id.to_string(),
+                CustomerCommand::AssignSegments { segments },
+                &context,
+            )
             .await?;
         let changes = ProfileChanges {
             last_name: Some(format!("Renamed{n}")),
             ..ProfileChanges::default()
         };
         pipeline
-            .execute(&id.to_string(), CustomerCommand::UpdateProfile(changes), &context)
+            .execute(
+                &id.to_string(),
+                CustomerCommand::UpdateProfile(changes),
+                &context,
+            )
             .await?;
         ids.push(id);
     }
@@ -86,7 +102,11 @@ async fn run_with_crashes(runner: ProjectionRunner, head: u64) -> anyhow::Result
         let _ = task.await;
         kills += 1;
         let reached = runner.projector().checkpoint().await?;
-        longest_life_ms = if reached == checkpoint { (longest_life_ms * 2).min(5_000) } else { 30 };
+        longest_life_ms = if reached == checkpoint {
+            (longest_life_ms * 2).min(5_000)
+        } else {
+            30
+        };
         checkpoint = reached;
     }
     Ok(kills)
@@ -103,28 +123,51 @@ async fn killed_projectors_resume_without_loss_or_double_effect() -> anyhow::Res
     let log = GlobalLog::new(db.store.pool().clone());
     let head = log.head().await?;
 
-    let mysql_url = format!("mysql://root@127.0.0.1:3306/shopcore_test_{}", Uuid::new_v4().simple());
+    let mysql_url = format!(
+        "mysql://root@127.0.0.1:3306/shopcore_test_{}",
+        Uuid::new_v4().simple()
+    );
     let mysql = connect_mysql(&mysql_url).await?;
     let redis = connect_redis("redis://127.0.0.1:6379").await?;
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
 
     let mysql_projector = Arc::new(CustomerMysqlProjector::new(mysql.clone()));
-    let redis_projector = Arc::new(CustomerRedisProjector::new(redis.clone(), log.clone(), prefix.clone()));
+    let redis_projector = Arc::new(CustomerRedisProjector::new(
+        redis.clone(),
+        log.clone(),
+        prefix.clone(),
+    ));
     let (mysql_kills, redis_kills) = tokio::try_join!(
-        run_with_crashes(ProjectionRunner::new(log.clone(), mysql_projector.clone(), 7), head),
-        run_with_crashes(ProjectionRunner::new(log.clone(), redis_projector.clone(), 7), head),
+        run_with_crashes(
+            ProjectionRunner::new(log.clone(), mysql_projector.clone(), 7),
+            head
+        ),
+        run_with_crashes(
+            ProjectionRunner::new(log.clone(), redis_projector.clone(), 7),
+            head
+        ),
     )?;
-    assert!(mysql_kills > 1 && redis_kills > 1, "the projectors were never stopped mid-stream");
+    assert!(
+        mysql_kills > 1 && redis_kills > 1,
+        "the projectors were never stopped mid-stream"
+    );
 
     assert_eq!(count_customers(&mysql).await?, CUSTOMERS as u64);
     let mut redis_conn = redis.clone();
     for id in ids {
-        let history = log.aggregate_events(AGGREGATE_TYPE, &id.to_string(), None).await?;
+        let history = log
+            .aggregate_events(AGGREGATE_TYPE, &id.to_string(), None)
+            .await?;
         let expected = CustomerView::fold(&history)?.expect("customer exists");
         assert_eq!(expected.version, 3);
         let in_mysql = find_customer(&mysql, id).await?.expect("customer in mysql");
-        assert_eq!(in_mysql, expected, "mysql read model differs from the events");
-        let in_redis = cached_customer(&mut redis_conn, &prefix, id).await?.expect("customer in redis");
+        assert_eq!(
+            in_mysql, expected,
+            "mysql read model differs from the events"
+        );
+        let in_redis = cached_customer(&mut redis_conn, &prefix, id)
+            .await?
+            .expect("customer in redis");
         assert_eq!(in_redis, expected, "redis snapshot differs from the events");
     }
     assert_eq!(mysql_projector.checkpoint().await?, head);
@@ -132,7 +175,11 @@ async fn killed_projectors_resume_without_loss_or_double_effect() -> anyhow::Res
 
     // Clean up the per-test MySQL database, Redis keys and Postgres database.
     redis_projector.reset().await?;
-    let _: () = redis::AsyncCommands::del(&mut redis_conn, format!("{prefix}shopcore:projection:customer_redis:checkpoint")).await?;
+    let _: () = redis::AsyncCommands::del(
+        &mut redis_conn,
+        format!("{prefix}shopcore:projection:customer_redis:checkpoint"),
+    )
+    .await?;
     mysql.close().await;
     sqlx::MySql::drop_database(&mysql_url).await?;
     db.drop_database().await

@@ -71,7 +71,9 @@ impl ErrorCode {
 
     /// The code of a status received over gRPC: from its details when present, else from the
     /// status code alone.
-    pub fn from_status(status: &tonic::Status) -> (Self, Option<crate::common::v1::CommandErrorDetail>) {
+    pub fn from_status(
+        status: &tonic::Status,
+    ) -> (Self, Option<crate::common::v1::CommandErrorDetail>) {
         let detail = crate::decode_error_detail(status);
         if let Some(code) = detail.as_ref().and_then(|d| Self::parse(&d.code)) {
             return (code, detail);

@@ -35,10 +35,17 @@ struct Process {
     child: Child,
 }
 
-async fn spawn(name: &str, envs: &[(&str, String)], address_field: &str) -> anyhow::Result<(Process, String)> {
+async fn spawn(
+    name: &str,
+    envs: &[(&str, String)],
+    address_field: &str,
+) -> anyhow::Result<(Process, String)> {
     let path = bin_dir()?.join(name);
     if !path.exists() {
-        bail!("{} is missing: run `cargo build --bins` first", path.display());
+        bail!(
+            "{} is missing: run `cargo build --bins` first",
+            path.display()
+        );
     }
     let mut command = Command::new(&path);
     command
@@ -47,7 +54,9 @@ async fn spawn(name: &str, envs: &[(&str, String)], address_field: &str) -> anyh
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .kill_on_drop(true);
-    let mut child = command.spawn().with_context(|| format!("while starting {name}"))?;
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("while starting {name}"))?;
     let stdout = child.stdout.take().context("no stdout")?;
     let (found, mut address) = mpsc::channel::<String>(1);
     let field = address_field.to_owned();
@@ -165,7 +174,10 @@ impl TestApp {
             .query_async(&mut self.redis)
             .await?;
         if !keys.is_empty() {
-            let _: () = redis::cmd("DEL").arg(keys).query_async(&mut self.redis).await?;
+            let _: () = redis::cmd("DEL")
+                .arg(keys)
+                .query_async(&mut self.redis)
+                .await?;
         }
         Ok(())
     }

@@ -6,7 +6,12 @@ use serde_json::{json, Value};
 use shopcore_e2e::TestApp;
 
 async fn create(app: &TestApp, body: Value) -> anyhow::Result<reqwest::Response> {
-    Ok(app.http.post(app.url("/customers")).json(&body).send().await?)
+    Ok(app
+        .http
+        .post(app.url("/customers"))
+        .json(&body)
+        .send()
+        .await?)
 }
 
 fn position(response: &reqwest::Response) -> u64 {
@@ -70,7 +75,10 @@ async fn create_read_update_and_check_the_stores() -> anyhow::Result<()> {
     assert!(updated_at > created_at);
     let updated: Value = updated.json().await?;
     assert_eq!(updated["lastName"], "King");
-    assert_eq!(updated["firstName"], "Ada", "absent fields stay as they are");
+    assert_eq!(
+        updated["firstName"], "Ada",
+        "absent fields stay as they are"
+    );
     assert_eq!(updated["version"], 2);
 
     let segmented = app
@@ -90,7 +98,10 @@ async fn create_read_update_and_check_the_stores() -> anyhow::Result<()> {
             .bind(&id)
             .fetch_one(&app.mysql)
             .await?;
-    assert_eq!((last_name.as_str(), phone.as_deref(), version), ("King", Some("+44 20 7946 0958"), 3));
+    assert_eq!(
+        (last_name.as_str(), phone.as_deref(), version),
+        ("King", Some("+44 20 7946 0958"), 3)
+    );
     let segments: Vec<String> =
         sqlx::query_scalar("SELECT segment FROM customer_segments WHERE customer_id = ? ORDER BY segment COLLATE utf8mb4_bin")
             .bind(&id)
@@ -104,7 +115,10 @@ async fn create_read_update_and_check_the_stores() -> anyhow::Result<()> {
     let mut snapshot = Value::Null;
     for _ in 0..100 {
         let json: Option<String> = redis::cmd("GET").arg(&key).query_async(&mut redis).await?;
-        snapshot = json.map(|j| serde_json::from_str(&j)).transpose()?.unwrap_or(Value::Null);
+        snapshot = json
+            .map(|j| serde_json::from_str(&j))
+            .transpose()?
+            .unwrap_or(Value::Null);
         if snapshot["position"].as_u64() >= Some(segmented_at) {
             break;
         }
@@ -124,9 +138,21 @@ async fn create_read_update_and_check_the_stores() -> anyhow::Result<()> {
     assert_eq!(correlation, "e2e-create-1");
 
     // Metrics name the plan's counters.
-    let metrics = app.http.get(app.url("/metrics")).send().await?.text().await?;
-    assert!(metrics.contains("customer_create_total{outcome=\"created\"} 1"), "{metrics}");
-    assert!(metrics.contains("customer_update_latency_seconds_count 2"), "{metrics}");
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    assert!(
+        metrics.contains("customer_create_total{outcome=\"created\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("customer_update_latency_seconds_count 2"),
+        "{metrics}"
+    );
     let ready = app.http.get(app.url("/readyz")).send().await?;
     assert_eq!(ready.status(), StatusCode::OK);
 
@@ -136,25 +162,44 @@ async fn create_read_update_and_check_the_stores() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_problems_and_write_nothing() -> anyhow::Result<()> {
     let app = TestApp::spawn().await?;
-    let taken = create(&app, json!({"email": "grace@example.com", "firstName": "Grace", "lastName": "Hopper"})).await?;
+    let taken = create(
+        &app,
+        json!({"email": "grace@example.com", "firstName": "Grace", "lastName": "Hopper"}),
+    )
+    .await?;
     assert_eq!(taken.status(), StatusCode::CREATED);
     let grace: Value = taken.json().await?;
     let grace_id = grace["id"].as_str().unwrap().to_owned();
     let events_before = app.event_count().await?;
 
     let invalid_email = problem(
-        create(&app, json!({"email": "not-an-email", "firstName": "A", "lastName": "B"})).await?,
+        create(
+            &app,
+            json!({"email": "not-an-email", "firstName": "A", "lastName": "B"}),
+        )
+        .await?,
         StatusCode::BAD_REQUEST,
     )
     .await?;
     assert_eq!(invalid_email["field"], "email");
-    assert_eq!(invalid_email["type"], "https://shopcore.dev/problems/invalid-argument");
+    assert_eq!(
+        invalid_email["type"],
+        "https://shopcore.dev/problems/invalid-argument"
+    );
 
-    let missing = problem(create(&app, json!({"email": "a@example.com", "firstName": "A"})).await?, StatusCode::BAD_REQUEST).await?;
+    let missing = problem(
+        create(&app, json!({"email": "a@example.com", "firstName": "A"})).await?,
+        StatusCode::BAD_REQUEST,
+    )
+    .await?;
     assert_eq!(missing["field"], "lastName");
 
     let wrong_type = problem(
-        create(&app, json!({"email": "a@example.com", "firstName": 7, "lastName": "B"})).await?,
+        create(
+            &app,
+            json!({"email": "a@example.com", "firstName": 7, "lastName": "B"}),
+        )
+        .await?,
         StatusCode::BAD_REQUEST,
     )
     .await?;
@@ -170,13 +215,24 @@ async fn bad_requests_get_problems_and_write_nothing() -> anyhow::Result<()> {
     problem(malformed, StatusCode::BAD_REQUEST).await?;
 
     let duplicate = problem(
-        create(&app, json!({"email": "GRACE@example.com", "firstName": "G", "lastName": "H"})).await?,
+        create(
+            &app,
+            json!({"email": "GRACE@example.com", "firstName": "G", "lastName": "H"}),
+        )
+        .await?,
         StatusCode::CONFLICT,
     )
     .await?;
     assert_eq!(duplicate["field"], "email");
 
-    let bad_id = problem(app.http.get(app.url("/customers/not-a-uuid")).send().await?, StatusCode::BAD_REQUEST).await?;
+    let bad_id = problem(
+        app.http
+            .get(app.url("/customers/not-a-uuid"))
+            .send()
+            .await?,
+        StatusCode::BAD_REQUEST,
+    )
+    .await?;
     assert_eq!(bad_id["field"], "id");
 
     let unknown = app
@@ -217,9 +273,16 @@ async fn bad_requests_get_problems_and_write_nothing() -> anyhow::Result<()> {
         .json(&json!({"segments": ["no spaces allowed"]}))
         .send()
         .await?;
-    assert_eq!(problem(bad_segment, StatusCode::BAD_REQUEST).await?["field"], "segments");
+    assert_eq!(
+        problem(bad_segment, StatusCode::BAD_REQUEST).await?["field"],
+        "segments"
+    );
 
-    assert_eq!(app.event_count().await?, events_before, "a rejected request wrote an event");
+    assert_eq!(
+        app.event_count().await?,
+        events_before,
+        "a rejected request wrote an event"
+    );
     app.cleanup().await
 }
 

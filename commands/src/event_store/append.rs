@@ -11,7 +11,11 @@ use crate::error::{CommandError, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UniqueClaim {
     /// Reserve `value` in `scope` for this aggregate; fails when another aggregate holds it.
-    Claim { scope: &'static str, field: &'static str, value: String },
+    Claim {
+        scope: &'static str,
+        field: &'static str,
+        value: String,
+    },
     /// Give up `value` in `scope` if this aggregate holds it.
     Release { scope: &'static str, value: String },
 }
@@ -56,7 +60,10 @@ impl EventStore {
     /// Appends `request.events` after `request.version`, atomically with the claims and the
     /// idempotency record. A concurrent append to the same aggregate makes this one fail with
     /// [`CommandError::VersionConflict`]; nothing is written then.
-    pub async fn append<A: Aggregate>(&self, request: AppendRequest<'_, A>) -> Result<Appended, CommandError> {
+    pub async fn append<A: Aggregate>(
+        &self,
+        request: AppendRequest<'_, A>,
+    ) -> Result<Appended, CommandError> {
         let count = request.events.len();
         let mut sequences = Vec::with_capacity(count);
         let mut types = Vec::with_capacity(count);
@@ -66,9 +73,8 @@ impl EventStore {
             sequences.push((request.version + offset as u64 + 1) as i64);
             types.push(event.event_type());
             versions.push(event.event_version());
-            payloads.push(
-                serde_json::to_value(event).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-            );
+            payloads
+                .push(serde_json::to_value(event).map_err(|e| StoreError::Corrupt(e.to_string()))?);
         }
 
         let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
@@ -130,7 +136,10 @@ impl EventStore {
     }
 
     /// The stored result of the command first sent with `key`.
-    pub async fn idempotent_result(&self, key: &str) -> Result<Option<IdempotentResult>, StoreError> {
+    pub async fn idempotent_result(
+        &self,
+        key: &str,
+    ) -> Result<Option<IdempotentResult>, StoreError> {
         let row = sqlx::query(
             "SELECT aggregate_type, aggregate_id, command_type, version, position, events_written
              FROM command_idempotency WHERE idempotency_key = $1",
@@ -162,7 +171,11 @@ async fn apply_claim(
     aggregate_id: &str,
 ) -> Result<(), CommandError> {
     match claim {
-        UniqueClaim::Claim { scope, field, value } => {
+        UniqueClaim::Claim {
+            scope,
+            field,
+            value,
+        } => {
             let inserted = sqlx::query(
                 "INSERT INTO unique_claims (scope, value, aggregate_id) VALUES ($1, $2, $3)
                  ON CONFLICT (scope, value) DO UPDATE SET aggregate_id = excluded.aggregate_id
@@ -188,13 +201,15 @@ async fn apply_claim(
             }
         }
         UniqueClaim::Release { scope, value } => {
-            sqlx::query("DELETE FROM unique_claims WHERE scope = $1 AND value = $2 AND aggregate_id = $3")
-                .bind(scope)
-                .bind(value)
-                .bind(aggregate_id)
-                .execute(&mut **tx)
-                .await
-                .map_err(StoreError::from)?;
+            sqlx::query(
+                "DELETE FROM unique_claims WHERE scope = $1 AND value = $2 AND aggregate_id = $3",
+            )
+            .bind(scope)
+            .bind(value)
+            .bind(aggregate_id)
+            .execute(&mut **tx)
+            .await
+            .map_err(StoreError::from)?;
         }
     }
     Ok(())

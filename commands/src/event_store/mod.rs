@@ -49,14 +49,16 @@ impl EventStore {
         {
             // Two processes starting at once may both try; the loser's error is harmless.
             if let Err(error) = Postgres::create_database(database_url).await {
-                if !Postgres::database_exists(database_url).await.unwrap_or(false) {
+                if !Postgres::database_exists(database_url)
+                    .await
+                    .unwrap_or(false)
+                {
                     return Err(error).context("while creating the event store database");
                 }
             }
         }
-        let options: PgConnectOptions = database_url
-            .parse()
-            .context("while parsing DATABASE_URL")?;
+        let options: PgConnectOptions =
+            database_url.parse().context("while parsing DATABASE_URL")?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
@@ -79,7 +81,10 @@ impl EventStore {
     }
 
     /// Rebuilds an aggregate from all its events.
-    pub async fn load<A: Aggregate>(&self, aggregate_id: &str) -> Result<LoadedAggregate<A>, StoreError> {
+    pub async fn load<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<LoadedAggregate<A>, StoreError> {
         let store: PersistedEventStore<PostgresEventRepository, A> =
             PersistedEventStore::new_event_store(PostgresEventRepository::new(self.pool.clone()));
         let context = store
@@ -93,7 +98,11 @@ impl EventStore {
     }
 
     /// The position of the newest event of an aggregate (0 when it has none).
-    pub async fn latest_position(&self, aggregate_type: &str, aggregate_id: &str) -> Result<u64, StoreError> {
+    pub async fn latest_position(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<u64, StoreError> {
         let position: Option<i64> = sqlx::query_scalar(
             "SELECT max(position) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
         )
@@ -105,7 +114,11 @@ impl EventStore {
     }
 
     /// The current version (number of events) of an aggregate.
-    pub async fn current_version(&self, aggregate_type: &str, aggregate_id: &str) -> Result<u64, StoreError> {
+    pub async fn current_version(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<u64, StoreError> {
         let version: Option<i64> = sqlx::query_scalar(
             "SELECT max(sequence) FROM events WHERE aggregate_type = $1 AND aggregate_id = $2",
         )
@@ -117,7 +130,11 @@ impl EventStore {
     }
 
     /// Which aggregate holds a unique value, if any.
-    pub async fn claim_owner(&self, scope: &str, value: &str) -> Result<Option<String>, StoreError> {
+    pub async fn claim_owner(
+        &self,
+        scope: &str,
+        value: &str,
+    ) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT aggregate_id FROM unique_claims WHERE scope = $1 AND value = $2",
         )
@@ -130,8 +147,12 @@ impl EventStore {
 
 fn load_error<A: Aggregate>(error: AggregateError<A::Error>) -> StoreError {
     match error {
-        AggregateError::DatabaseConnectionError(e) => StoreError::Corrupt(format!("connection: {e}")),
-        AggregateError::DeserializationError(e) => StoreError::Corrupt(format!("deserialization: {e}")),
+        AggregateError::DatabaseConnectionError(e) => {
+            StoreError::Corrupt(format!("connection: {e}"))
+        }
+        AggregateError::DeserializationError(e) => {
+            StoreError::Corrupt(format!("deserialization: {e}"))
+        }
         other => StoreError::Corrupt(other.to_string()),
     }
 }

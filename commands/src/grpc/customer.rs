@@ -93,15 +93,21 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<CommandResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
-        self.run("customer.register", &metadata, &request.customer_id, options.as_ref(), |customer_id| {
-            Ok(CustomerCommand::Register {
-                customer_id,
-                email: request.email,
-                first_name: request.first_name,
-                last_name: request.last_name,
-                phone: request.phone,
-            })
-        })
+        self.run(
+            "customer.register",
+            &metadata,
+            &request.customer_id,
+            options.as_ref(),
+            |customer_id| {
+                Ok(CustomerCommand::Register {
+                    customer_id,
+                    email: request.email,
+                    first_name: request.first_name,
+                    last_name: request.last_name,
+                    phone: request.phone,
+                })
+            },
+        )
         .await
     }
 
@@ -111,14 +117,20 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<CommandResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
-        self.run("customer.update_profile", &metadata, &request.customer_id, options.as_ref(), |_| {
-            Ok(CustomerCommand::UpdateProfile(ProfileChanges {
-                email: request.email,
-                first_name: request.first_name,
-                last_name: request.last_name,
-                phone: request.phone,
-            }))
-        })
+        self.run(
+            "customer.update_profile",
+            &metadata,
+            &request.customer_id,
+            options.as_ref(),
+            |_| {
+                Ok(CustomerCommand::UpdateProfile(ProfileChanges {
+                    email: request.email,
+                    first_name: request.first_name,
+                    last_name: request.last_name,
+                    phone: request.phone,
+                }))
+            },
+        )
         .await
     }
 
@@ -128,12 +140,18 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<CommandResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
-        self.run("customer.add_address", &metadata, &request.customer_id, options.as_ref(), |_| {
-            Ok(CustomerCommand::AddAddress {
-                address_id: parse_uuid(&request.address_id, "addressId")?,
-                address: address(request.address)?,
-            })
-        })
+        self.run(
+            "customer.add_address",
+            &metadata,
+            &request.customer_id,
+            options.as_ref(),
+            |_| {
+                Ok(CustomerCommand::AddAddress {
+                    address_id: parse_uuid(&request.address_id, "addressId")?,
+                    address: address(request.address)?,
+                })
+            },
+        )
         .await
     }
 
@@ -143,12 +161,18 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<CommandResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
-        self.run("customer.update_address", &metadata, &request.customer_id, options.as_ref(), |_| {
-            Ok(CustomerCommand::UpdateAddress {
-                address_id: parse_uuid(&request.address_id, "addressId")?,
-                address: address(request.address)?,
-            })
-        })
+        self.run(
+            "customer.update_address",
+            &metadata,
+            &request.customer_id,
+            options.as_ref(),
+            |_| {
+                Ok(CustomerCommand::UpdateAddress {
+                    address_id: parse_uuid(&request.address_id, "addressId")?,
+                    address: address(request.address)?,
+                })
+            },
+        )
         .await
     }
 
@@ -158,11 +182,17 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<CommandResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
-        self.run("customer.remove_address", &metadata, &request.customer_id, options.as_ref(), |_| {
-            Ok(CustomerCommand::RemoveAddress {
-                address_id: parse_uuid(&request.address_id, "addressId")?,
-            })
-        })
+        self.run(
+            "customer.remove_address",
+            &metadata,
+            &request.customer_id,
+            options.as_ref(),
+            |_| {
+                Ok(CustomerCommand::RemoveAddress {
+                    address_id: parse_uuid(&request.address_id, "addressId")?,
+                })
+            },
+        )
         .await
     }
 
@@ -172,11 +202,17 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<CommandResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
-        self.run("customer.assign_segments", &metadata, &request.customer_id, options.as_ref(), |_| {
-            Ok(CustomerCommand::AssignSegments {
-                segments: request.segments,
-            })
-        })
+        self.run(
+            "customer.assign_segments",
+            &metadata,
+            &request.customer_id,
+            options.as_ref(),
+            |_| {
+                Ok(CustomerCommand::AssignSegments {
+                    segments: request.segments,
+                })
+            },
+        )
         .await
     }
 }

@@ -47,7 +47,10 @@ pub fn command_context(
         context.expected_version = options.expected_version;
         let key = options.idempotency_key.trim();
         if key.len() > MAX_IDEMPOTENCY_KEY_LEN {
-            return Err(invalid("options.idempotencyKey", "must be at most 200 bytes"));
+            return Err(invalid(
+                "options.idempotencyKey",
+                "must be at most 200 bytes",
+            ));
         }
         if !key.is_empty() {
             context.idempotency_key = Some(key.to_owned());

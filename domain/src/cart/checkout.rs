@@ -81,10 +81,17 @@ impl Cart {
     /// The cart's totals with its stored prices and coupon.
     pub fn totals(&self) -> Result<CartTotals, CartError> {
         let currency = self.currency.ok_or(CartError::NotCreated)?;
-        self.totals_for(currency, self.coupon.as_ref().map(|coupon| &coupon.discount))
+        self.totals_for(
+            currency,
+            self.coupon.as_ref().map(|coupon| &coupon.discount),
+        )
     }
 
-    pub(super) fn totals_for(&self, currency: Currency, discount: Option<&Discount>) -> Result<CartTotals, CartError> {
+    pub(super) fn totals_for(
+        &self,
+        currency: Currency,
+        discount: Option<&Discount>,
+    ) -> Result<CartTotals, CartError> {
         let lines = self
             .lines
             .iter()
@@ -92,7 +99,11 @@ impl Cart {
         Ok(compute_totals(currency, lines, discount)?)
     }
 
-    pub(super) async fn decide_checkout(&self, now: DateTime<Utc>, services: &CartServices) -> Result<CartEvent, CartError> {
+    pub(super) async fn decide_checkout(
+        &self,
+        now: DateTime<Utc>,
+        services: &CartServices,
+    ) -> Result<CartEvent, CartError> {
         let cart = self.ensure_open(now)?;
         if self.lines.is_empty() {
             return Err(CartError::EmptyCart);
@@ -100,7 +111,9 @@ impl Cart {
         let mut repriced = Vec::with_capacity(self.lines.len());
         let mut price_changes = Vec::new();
         for (sku, line) in &self.lines {
-            let price = self.price_line(cart, sku, line.quantity, now, services).await?;
+            let price = self
+                .price_line(cart, sku, line.quantity, now, services)
+                .await?;
             if price.unit_price != line.price.unit_price {
                 price_changes.push(PriceChange {
                     sku: sku.clone(),
@@ -110,9 +123,16 @@ impl Cart {
             }
             repriced.push((sku.as_str(), line.quantity, price));
         }
-        let undiscounted = compute_totals(cart.currency, repriced.iter().map(|(s, q, p)| (*s, *q, p.unit_price)), None)?;
+        let undiscounted = compute_totals(
+            cart.currency,
+            repriced.iter().map(|(s, q, p)| (*s, *q, p.unit_price)),
+            None,
+        )?;
         let coupon = match &self.coupon {
-            Some(coupon) => Some(self.validate_coupon(cart, &coupon.code, undiscounted.subtotal, now, services).await?),
+            Some(coupon) => Some(
+                self.validate_coupon(cart, &coupon.code, undiscounted.subtotal, now, services)
+                    .await?,
+            ),
             None => None,
         };
         let totals = compute_totals(
@@ -154,7 +174,9 @@ impl Cart {
         match self.status {
             CartStatus::CheckedOut => Err(CartError::CheckedOut),
             CartStatus::Expired => Ok(None),
-            CartStatus::Open if self.expires_at.is_some_and(|at| now < at) => Err(CartError::NotYetExpired),
+            CartStatus::Open if self.expires_at.is_some_and(|at| now < at) => {
+                Err(CartError::NotYetExpired)
+            }
             CartStatus::Open => Ok(Some(CartEvent::CartExpired { expired_at: now })),
         }
     }

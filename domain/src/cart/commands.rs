@@ -23,14 +23,26 @@ pub enum CartCommand {
         quantity: u32,
         now: DateTime<Utc>,
     },
-    RemoveItem { sku: String, now: DateTime<Utc> },
+    RemoveItem {
+        sku: String,
+        now: DateTime<Utc>,
+    },
     /// Applies a coupon, replacing any other; the same code again changes nothing.
-    ApplyCoupon { code: String, now: DateTime<Utc> },
-    RemoveCoupon { now: DateTime<Utc> },
+    ApplyCoupon {
+        code: String,
+        now: DateTime<Utc>,
+    },
+    RemoveCoupon {
+        now: DateTime<Utc>,
+    },
     /// Re-prices every line, re-checks the coupon and closes the cart.
-    Checkout { now: DateTime<Utc> },
+    Checkout {
+        now: DateTime<Utc>,
+    },
     /// Closes a cart whose `expiresAt` has passed (an expired cart: no change).
-    Expire { now: DateTime<Utc> },
+    Expire {
+        now: DateTime<Utc>,
+    },
 }
 
 /// The fields of a new cart.

@@ -56,9 +56,10 @@ impl CartError {
             Self::InvalidField { .. } | Self::QuantityOutOfRange { .. } | Self::Money(_) => {
                 DomainErrorKind::InvalidArgument
             }
-            Self::NotCreated | Self::UnknownItem(_) | Self::NotForSale(_) | Self::UnknownCoupon(_) => {
-                DomainErrorKind::NotFound
-            }
+            Self::NotCreated
+            | Self::UnknownItem(_)
+            | Self::NotForSale(_)
+            | Self::UnknownCoupon(_) => DomainErrorKind::NotFound,
             Self::AlreadyCreated => DomainErrorKind::Conflict,
             Self::CheckedOut
             | Self::Expired
@@ -79,7 +80,9 @@ impl CartError {
             Self::QuantityOutOfRange { .. } => Some("quantity"),
             Self::TooManyLines { .. } | Self::UnknownItem(_) | Self::NotForSale(_) => Some("sku"),
             Self::CurrencyMismatch { .. } => Some("currency"),
-            Self::UnknownCoupon(_) | Self::CouponNotApplicable { .. } | Self::NoCoupon => Some("code"),
+            Self::UnknownCoupon(_) | Self::CouponNotApplicable { .. } | Self::NoCoupon => {
+                Some("code")
+            }
             _ => None,
         }
     }

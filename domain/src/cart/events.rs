@@ -86,7 +86,10 @@ pub enum CartEvent {
         expires_at: DateTime<Utc>,
     },
     #[serde(rename_all = "camelCase")]
-    CartItemRemoved { sku: String, expires_at: DateTime<Utc> },
+    CartItemRemoved {
+        sku: String,
+        expires_at: DateTime<Utc>,
+    },
     #[serde(rename_all = "camelCase")]
     CartCouponApplied {
         coupon: AppliedCoupon,
@@ -95,7 +98,10 @@ pub enum CartEvent {
         expires_at: DateTime<Utc>,
     },
     #[serde(rename_all = "camelCase")]
-    CartCouponRemoved { code: String, expires_at: DateTime<Utc> },
+    CartCouponRemoved {
+        code: String,
+        expires_at: DateTime<Utc>,
+    },
     #[serde(rename_all = "camelCase")]
     CartCheckedOut {
         cart_id: Uuid,

@@ -27,14 +27,18 @@ pub(super) struct OpenCart {
 }
 
 fn expiry(now: DateTime<Utc>, settings: &CartSettings) -> DateTime<Utc> {
-    now.checked_add_signed(settings.ttl).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    now.checked_add_signed(settings.ttl)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 fn label(raw: Option<String>, field: &'static str) -> Result<Option<String>, CartError> {
     let Some(raw) = raw else { return Ok(None) };
     let value = raw.trim();
     if value.chars().count() > MAX_LABEL_CHARS || value.chars().any(char::is_control) {
-        return Err(CartError::invalid(field, format!("must be at most {MAX_LABEL_CHARS} characters")));
+        return Err(CartError::invalid(
+            field,
+            format!("must be at most {MAX_LABEL_CHARS} characters"),
+        ));
     }
     Ok((!value.is_empty()).then(|| value.to_owned()))
 }
@@ -87,10 +91,14 @@ impl Cart {
             region: self.region.clone(),
             at: now,
         };
-        let priced = services.pricing.price(&request).await.map_err(|error| match error {
-            PricingLookupError::NotForSale(_) => CartError::NotForSale(sku.to_owned()),
-            PricingLookupError::Unavailable(reason) => CartError::LookupFailed(reason),
-        })?;
+        let priced = services
+            .pricing
+            .price(&request)
+            .await
+            .map_err(|error| match error {
+                PricingLookupError::NotForSale(_) => CartError::NotForSale(sku.to_owned()),
+                PricingLookupError::Unavailable(reason) => CartError::LookupFailed(reason),
+            })?;
         for price in [priced.unit_price, priced.list_price] {
             if price.currency() != cart.currency {
                 return Err(CartError::CurrencyMismatch {
@@ -110,13 +118,23 @@ impl Cart {
         })
     }
 
-    pub(super) fn decide_create(&self, new: NewCart, settings: &CartSettings) -> Result<CartEvent, CartError> {
+    pub(super) fn decide_create(
+        &self,
+        new: NewCart,
+        settings: &CartSettings,
+    ) -> Result<CartEvent, CartError> {
         if self.id.is_some() {
             return Err(CartError::AlreadyCreated);
         }
         let token = new.session_token.trim();
-        if token.is_empty() || token.chars().count() > MAX_TOKEN_CHARS || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(CartError::invalid("sessionToken", "must be 1 to 256 characters without spaces"));
+        if token.is_empty()
+            || token.chars().count() > MAX_TOKEN_CHARS
+            || token.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(CartError::invalid(
+                "sessionToken",
+                "must be 1 to 256 characters without spaces",
+            ));
         }
         Ok(CartEvent::CartCreated {
             cart_id: new.cart_id,
@@ -143,11 +161,15 @@ impl Cart {
         Self::check_quantity(quantity, settings)?;
         let current = self.lines.get(&sku).map_or(0, |line| line.quantity);
         if current == 0 && self.lines.len() >= settings.max_lines {
-            return Err(CartError::TooManyLines { max: settings.max_lines });
+            return Err(CartError::TooManyLines {
+                max: settings.max_lines,
+            });
         }
         let line_quantity = current.saturating_add(quantity);
         Self::check_quantity(line_quantity, settings)?;
-        let price = self.price_line(cart, &sku, line_quantity, now, services).await?;
+        let price = self
+            .price_line(cart, &sku, line_quantity, now, services)
+            .await?;
         Ok(CartEvent::CartItemAdded {
             sku,
             quantity,
@@ -166,7 +188,11 @@ impl Cart {
     ) -> Result<Option<CartEvent>, CartError> {
         let cart = self.ensure_open(now)?;
         let sku = sku(&raw_sku)?;
-        let previous = self.lines.get(&sku).ok_or_else(|| CartError::UnknownItem(sku.clone()))?.quantity;
+        let previous = self
+            .lines
+            .get(&sku)
+            .ok_or_else(|| CartError::UnknownItem(sku.clone()))?
+            .quantity;
         Self::check_quantity(quantity, &services.settings)?;
         if quantity == previous {
             return Ok(None);
@@ -181,13 +207,21 @@ impl Cart {
         }))
     }
 
-    pub(super) fn decide_remove(&self, raw_sku: String, now: DateTime<Utc>, settings: &CartSettings) -> Result<CartEvent, CartError> {
+    pub(super) fn decide_remove(
+        &self,
+        raw_sku: String,
+        now: DateTime<Utc>,
+        settings: &CartSettings,
+    ) -> Result<CartEvent, CartError> {
         self.ensure_open(now)?;
         let sku = sku(&raw_sku)?;
         if !self.lines.contains_key(&sku) {
             return Err(CartError::UnknownItem(sku));
         }
-        Ok(CartEvent::CartItemRemoved { sku, expires_at: expiry(now, settings) })
+        Ok(CartEvent::CartItemRemoved {
+            sku,
+            expires_at: expiry(now, settings),
+        })
     }
 
     /// Asks the validator about `code` for this cart's current subtotal.
@@ -206,20 +240,36 @@ impl Cart {
             subtotal,
             at: now,
         };
-        let valid = services.coupons.validate(&request).await.map_err(|rejection| match rejection {
-            CouponRejection::Unknown => CartError::UnknownCoupon(code.to_owned()),
-            CouponRejection::NotApplicable(reason) => CartError::CouponNotApplicable { code: code.to_owned(), reason },
-            CouponRejection::Unavailable(reason) => CartError::LookupFailed(reason),
-        })?;
+        let valid =
+            services
+                .coupons
+                .validate(&request)
+                .await
+                .map_err(|rejection| match rejection {
+                    CouponRejection::Unknown => CartError::UnknownCoupon(code.to_owned()),
+                    CouponRejection::NotApplicable(reason) => CartError::CouponNotApplicable {
+                        code: code.to_owned(),
+                        reason,
+                    },
+                    CouponRejection::Unavailable(reason) => CartError::LookupFailed(reason),
+                })?;
         if let Discount::AmountOff { amount } = valid.discount {
             if amount.currency() != cart.currency {
                 return Err(CartError::CouponNotApplicable {
                     code: code.to_owned(),
-                    reason: format!("the discount is in {}, the cart in {}", amount.currency(), cart.currency),
+                    reason: format!(
+                        "the discount is in {}, the cart in {}",
+                        amount.currency(),
+                        cart.currency
+                    ),
                 });
             }
         }
-        Ok(AppliedCoupon { code: code.to_owned(), promotion_id: valid.promotion_id, discount: valid.discount })
+        Ok(AppliedCoupon {
+            code: code.to_owned(),
+            promotion_id: valid.promotion_id,
+            discount: valid.discount,
+        })
     }
 
     pub(super) async fn decide_apply_coupon(
@@ -229,12 +279,19 @@ impl Cart {
         services: &CartServices,
     ) -> Result<Option<CartEvent>, CartError> {
         let cart = self.ensure_open(now)?;
-        let code = normalize_coupon_code(&raw_code).map_err(|reason| CartError::invalid("code", reason))?;
-        if self.coupon.as_ref().is_some_and(|coupon| coupon.code == code) {
+        let code = normalize_coupon_code(&raw_code)
+            .map_err(|reason| CartError::invalid("code", reason))?;
+        if self
+            .coupon
+            .as_ref()
+            .is_some_and(|coupon| coupon.code == code)
+        {
             return Ok(None);
         }
         let subtotal = self.totals_for(cart.currency, None)?.subtotal;
-        let coupon = self.validate_coupon(cart, &code, subtotal, now, services).await?;
+        let coupon = self
+            .validate_coupon(cart, &code, subtotal, now, services)
+            .await?;
         Ok(Some(CartEvent::CartCouponApplied {
             coupon,
             replaced: self.coupon.as_ref().map(|c| c.code.clone()),
@@ -242,9 +299,16 @@ impl Cart {
         }))
     }
 
-    pub(super) fn decide_remove_coupon(&self, now: DateTime<Utc>, settings: &CartSettings) -> Result<CartEvent, CartError> {
+    pub(super) fn decide_remove_coupon(
+        &self,
+        now: DateTime<Utc>,
+        settings: &CartSettings,
+    ) -> Result<CartEvent, CartError> {
         self.ensure_open(now)?;
         let coupon = self.coupon.as_ref().ok_or(CartError::NoCoupon)?;
-        Ok(CartEvent::CartCouponRemoved { code: coupon.code.clone(), expires_at: expiry(now, settings) })
+        Ok(CartEvent::CartCouponRemoved {
+            code: coupon.code.clone(),
+            expires_at: expiry(now, settings),
+        })
     }
 }

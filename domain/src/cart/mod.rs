@@ -39,8 +39,8 @@ pub use commands::{CartCommand, NewCart};
 pub use errors::CartError;
 pub use events::{AppliedCoupon, CartEvent, CheckedOutLine, PriceChange, PriceSnapshot};
 pub use services::{
-    CartPricing, CartServices, CartSettings, CouponRejection, CouponRequest, CouponValidator, PriceRequest,
-    PricedItem, PricingLookupError, ValidCoupon,
+    CartPricing, CartServices, CartSettings, CouponRejection, CouponRequest, CouponValidator,
+    PriceRequest, PricedItem, PricingLookupError, ValidCoupon,
 };
 
 /// Where a cart is in its life.
@@ -93,16 +93,25 @@ impl Aggregate for Cart {
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
         let event = match command {
-            CartCommand::CreateCart(new_cart) => Some(self.decide_create(new_cart, &services.settings)?),
+            CartCommand::CreateCart(new_cart) => {
+                Some(self.decide_create(new_cart, &services.settings)?)
+            }
             CartCommand::AddItem { sku, quantity, now } => {
                 Some(self.decide_add(sku, quantity, now, services).await?)
             }
             CartCommand::ChangeItemQuantity { sku, quantity, now } => {
-                self.decide_change_quantity(sku, quantity, now, services).await?
+                self.decide_change_quantity(sku, quantity, now, services)
+                    .await?
             }
-            CartCommand::RemoveItem { sku, now } => Some(self.decide_remove(sku, now, &services.settings)?),
-            CartCommand::ApplyCoupon { code, now } => self.decide_apply_coupon(code, now, services).await?,
-            CartCommand::RemoveCoupon { now } => Some(self.decide_remove_coupon(now, &services.settings)?),
+            CartCommand::RemoveItem { sku, now } => {
+                Some(self.decide_remove(sku, now, &services.settings)?)
+            }
+            CartCommand::ApplyCoupon { code, now } => {
+                self.decide_apply_coupon(code, now, services).await?
+            }
+            CartCommand::RemoveCoupon { now } => {
+                Some(self.decide_remove_coupon(now, &services.settings)?)
+            }
             CartCommand::Checkout { now } => Some(self.decide_checkout(now, services).await?),
             CartCommand::Expire { now } => self.decide_expire(now)?,
         };
@@ -155,7 +164,9 @@ impl Aggregate for Cart {
                 self.lines.remove(&sku);
                 self.expires_at = Some(expires_at);
             }
-            CartEvent::CartCouponApplied { coupon, expires_at, .. } => {
+            CartEvent::CartCouponApplied {
+                coupon, expires_at, ..
+            } => {
                 self.coupon = Some(coupon);
                 self.expires_at = Some(expires_at);
             }

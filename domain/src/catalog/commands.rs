@@ -33,17 +33,27 @@ pub enum ProductCommand {
         sku: Option<String>,
         attributes: Option<Attributes>,
     },
-    RemoveVariant { variant_id: Uuid },
+    RemoveVariant {
+        variant_id: Uuid,
+    },
     /// Replaces the product's categories with this list.
-    AssignCategories { categories: Vec<String> },
+    AssignCategories {
+        categories: Vec<String>,
+    },
     AttachMedia(MediaRef),
     /// Makes the product visible; needs at least one variant. Publishing a published product
     /// changes nothing.
-    PublishProduct { now: DateTime<Utc> },
+    PublishProduct {
+        now: DateTime<Utc>,
+    },
     /// Back to draft. Unpublishing a draft changes nothing.
-    UnpublishProduct { now: DateTime<Utc> },
+    UnpublishProduct {
+        now: DateTime<Utc>,
+    },
     /// Final: a discontinued product accepts no further command.
-    DiscontinueProduct { now: DateTime<Utc> },
+    DiscontinueProduct {
+        now: DateTime<Utc>,
+    },
 }
 
 /// Requested product changes; `None` leaves a field as it is. `brand: Some("")` clears the

@@ -106,11 +106,19 @@ impl Product {
         }
         if let Some(description) = changes.description {
             let description = values::description(&description)?;
-            diff.extend(FieldChange::text("description", Some(&self.description), Some(&description)));
+            diff.extend(FieldChange::text(
+                "description",
+                Some(&self.description),
+                Some(&description),
+            ));
         }
         if let Some(brand) = changes.brand {
             let brand = values::brand(&brand)?;
-            diff.extend(FieldChange::text("brand", self.brand.as_deref(), brand.as_deref()));
+            diff.extend(FieldChange::text(
+                "brand",
+                self.brand.as_deref(),
+                brand.as_deref(),
+            ));
         }
         if let Some(attributes) = changes.attributes {
             let attributes = values::attributes(attributes)?;
@@ -138,7 +146,8 @@ impl Product {
         if let Some(sku) = sku {
             let sku = values::sku(&sku)?;
             if sku != current.sku {
-                self.ensure_sku_free(&sku, Some(variant_id), me, services).await?;
+                self.ensure_sku_free(&sku, Some(variant_id), me, services)
+                    .await?;
                 diff.extend(FieldChange::text("sku", Some(&current.sku), Some(&sku)));
             }
         }
@@ -254,8 +263,17 @@ impl Aggregate for Product {
                 if wanted == self.categories {
                     return Ok(());
                 }
-                let added = wanted.iter().filter(|c| !self.categories.contains(c)).cloned().collect();
-                let removed = self.categories.iter().filter(|c| !wanted.contains(c)).cloned().collect();
+                let added = wanted
+                    .iter()
+                    .filter(|c| !self.categories.contains(c))
+                    .cloned()
+                    .collect();
+                let removed = self
+                    .categories
+                    .iter()
+                    .filter(|c| !wanted.contains(c))
+                    .cloned()
+                    .collect();
                 ProductEvent::ProductCategoriesAssigned {
                     categories: wanted,
                     added,
@@ -269,7 +287,10 @@ impl Aggregate for Product {
                     return Err(ProductError::MediaAlreadyAttached(media.media_id));
                 }
                 if self.media.len() >= values::MAX_MEDIA {
-                    return Err(ProductError::invalid("media", "at most 50 media references"));
+                    return Err(ProductError::invalid(
+                        "media",
+                        "at most 50 media references",
+                    ));
                 }
                 ProductEvent::ProductMediaAttached { media }
             }
@@ -288,11 +309,15 @@ impl Aggregate for Product {
                 if self.status != ProductStatus::Published {
                     return Ok(());
                 }
-                ProductEvent::ProductUnpublished { unpublished_at: now }
+                ProductEvent::ProductUnpublished {
+                    unpublished_at: now,
+                }
             }
             ProductCommand::DiscontinueProduct { now } => {
                 self.editable()?;
-                ProductEvent::ProductDiscontinued { discontinued_at: now }
+                ProductEvent::ProductDiscontinued {
+                    discontinued_at: now,
+                }
             }
         };
         sink.write(event, self).await;
@@ -338,7 +363,11 @@ impl Aggregate for Product {
                 changes,
             } => {
                 if let Some(variant) = self.variants.get_mut(&variant_id) {
-                    if let Some(sku) = changes.iter().find(|c| c.field == "sku").and_then(FieldChange::new_text) {
+                    if let Some(sku) = changes
+                        .iter()
+                        .find(|c| c.field == "sku")
+                        .and_then(FieldChange::new_text)
+                    {
                         variant.sku = sku;
                     }
                     values::apply_attribute_changes(&mut variant.attributes, &changes);

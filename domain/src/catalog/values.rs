@@ -122,16 +122,30 @@ pub(crate) fn apply_attribute_changes(attributes: &mut Attributes, changes: &[Fi
     }
 }
 
-fn bounded_text(raw: &str, field: &'static str, max: usize, required: bool) -> Result<String, ProductError> {
+fn bounded_text(
+    raw: &str,
+    field: &'static str,
+    max: usize,
+    required: bool,
+) -> Result<String, ProductError> {
     let text = raw.trim();
     if required && text.is_empty() {
         return Err(ProductError::invalid(field, "must not be empty"));
     }
     if text.chars().count() > max {
-        return Err(ProductError::invalid(field, format!("must be at most {max} characters")));
+        return Err(ProductError::invalid(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ProductError::invalid(field, "must not contain control characters"));
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(ProductError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(text.to_owned())
 }
@@ -164,7 +178,10 @@ pub fn clean_sku(raw: &str) -> Result<String, String> {
     if sku.len() > MAX_SKU_CHARS {
         return Err(format!("must be at most {MAX_SKU_CHARS} characters"));
     }
-    if !sku.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+    if !sku
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
         return Err("may contain only letters, digits, '-', '_' and '.'".into());
     }
     Ok(sku.to_owned())
@@ -173,7 +190,10 @@ pub fn clean_sku(raw: &str) -> Result<String, String> {
 /// Validates keys and values of an attribute map; text values are trimmed.
 pub(crate) fn attributes(raw: Attributes) -> Result<Attributes, ProductError> {
     if raw.len() > MAX_ATTRIBUTES {
-        return Err(ProductError::invalid("attributes", format!("at most {MAX_ATTRIBUTES} attributes")));
+        return Err(ProductError::invalid(
+            "attributes",
+            format!("at most {MAX_ATTRIBUTES} attributes"),
+        ));
     }
     raw.into_iter()
         .map(|(key, value)| Ok((attribute_key(&key)?, attribute_value(&key, value)?)))
@@ -202,7 +222,9 @@ fn attribute_value(key: &str, value: AttributeValue) -> Result<AttributeValue, P
         AttributeValue::Text(text) => {
             let text = text.trim().to_owned();
             if !text_ok(&text) {
-                return Err(invalid("text must be at most 1000 characters without control characters"));
+                return Err(invalid(
+                    "text must be at most 1000 characters without control characters",
+                ));
             }
             Ok(AttributeValue::Text(text))
         }
@@ -212,7 +234,9 @@ fn attribute_value(key: &str, value: AttributeValue) -> Result<AttributeValue, P
             }
             let items: Vec<String> = items.iter().map(|item| item.trim().to_owned()).collect();
             if items.iter().any(|item| item.is_empty() || !text_ok(item)) {
-                return Err(invalid("list items must be non-empty text of at most 1000 characters"));
+                return Err(invalid(
+                    "list items must be non-empty text of at most 1000 characters",
+                ));
             }
             Ok(AttributeValue::TextList(items))
         }
@@ -225,15 +249,24 @@ pub(crate) fn categories(raw: &[String]) -> Result<Vec<String>, ProductError> {
     let mut out: Vec<String> = Vec::with_capacity(raw.len());
     for category in raw {
         let category = category.trim();
-        if category.is_empty() || category.chars().count() > MAX_CATEGORY_CHARS || category.chars().any(char::is_control) {
-            return Err(ProductError::invalid("categories", format!("each category must be 1 to {MAX_CATEGORY_CHARS} characters")));
+        if category.is_empty()
+            || category.chars().count() > MAX_CATEGORY_CHARS
+            || category.chars().any(char::is_control)
+        {
+            return Err(ProductError::invalid(
+                "categories",
+                format!("each category must be 1 to {MAX_CATEGORY_CHARS} characters"),
+            ));
         }
         if !out.iter().any(|c| c == category) {
             out.push(category.to_owned());
         }
     }
     if out.len() > MAX_CATEGORIES {
-        return Err(ProductError::invalid("categories", format!("at most {MAX_CATEGORIES} categories")));
+        return Err(ProductError::invalid(
+            "categories",
+            format!("at most {MAX_CATEGORIES} categories"),
+        ));
     }
     Ok(out)
 }
@@ -241,24 +274,40 @@ pub(crate) fn categories(raw: &[String]) -> Result<Vec<String>, ProductError> {
 impl MediaRef {
     pub(crate) fn validated(self) -> Result<Self, ProductError> {
         let uri = self.uri.trim().to_owned();
-        if uri.is_empty() || uri.len() > MAX_URI_CHARS || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(ProductError::invalid("media.uri", "must be a non-empty URI without spaces, at most 2048 characters"));
+        if uri.is_empty()
+            || uri.len() > MAX_URI_CHARS
+            || uri.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(ProductError::invalid(
+                "media.uri",
+                "must be a non-empty URI without spaces, at most 2048 characters",
+            ));
         }
         let content_type = self.content_type.trim().to_ascii_lowercase();
         let valid_type = content_type
             .split_once('/')
             .is_some_and(|(kind, sub)| !kind.is_empty() && !sub.is_empty() && !sub.contains('/'))
             && content_type.len() <= 100
-            && !content_type.chars().any(|c| c.is_whitespace() || c.is_control());
+            && !content_type
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control());
         if !valid_type {
-            return Err(ProductError::invalid("media.contentType", "must be a media type such as image/jpeg"));
+            return Err(ProductError::invalid(
+                "media.contentType",
+                "must be a media type such as image/jpeg",
+            ));
         }
         let alt_text = self
             .alt_text
             .map(|alt| bounded_text(&alt, "media.altText", 500, false))
             .transpose()?
             .filter(|alt| !alt.is_empty());
-        Ok(Self { media_id: self.media_id, uri, content_type, alt_text })
+        Ok(Self {
+            media_id: self.media_id,
+            uri,
+            content_type,
+            alt_text,
+        })
     }
 }
 

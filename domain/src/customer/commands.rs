@@ -17,11 +17,21 @@ pub enum CustomerCommand {
     },
     /// Changes the given profile fields; absent ones stay as they are.
     UpdateProfile(ProfileChanges),
-    AddAddress { address_id: Uuid, address: Address },
-    UpdateAddress { address_id: Uuid, address: Address },
-    RemoveAddress { address_id: Uuid },
+    AddAddress {
+        address_id: Uuid,
+        address: Address,
+    },
+    UpdateAddress {
+        address_id: Uuid,
+        address: Address,
+    },
+    RemoveAddress {
+        address_id: Uuid,
+    },
     /// Replaces the customer's segments with this set.
-    AssignSegments { segments: Vec<String> },
+    AssignSegments {
+        segments: Vec<String>,
+    },
 }
 
 /// Requested profile changes; `None` leaves a field as it is. For the phone, `Some("")` clears it.

@@ -21,7 +21,10 @@ pub enum CustomerError {
     UnknownAddress(Uuid),
     #[error("addressId: address {0} already exists on this customer")]
     AddressAlreadyExists(Uuid),
-    #[error("addresses: a customer has at most {} addresses", super::values::MAX_ADDRESSES)]
+    #[error(
+        "addresses: a customer has at most {} addresses",
+        super::values::MAX_ADDRESSES
+    )]
     TooManyAddresses,
     #[error("email lookup failed: {0}")]
     LookupFailed(String),

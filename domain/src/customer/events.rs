@@ -19,11 +19,19 @@ pub enum CustomerEvent {
     },
     CustomerProfileUpdated(ProfileChanged),
     #[serde(rename_all = "camelCase")]
-    CustomerAddressAdded { address_id: Uuid, address: Address },
+    CustomerAddressAdded {
+        address_id: Uuid,
+        address: Address,
+    },
     #[serde(rename_all = "camelCase")]
-    CustomerAddressUpdated { address_id: Uuid, address: Address },
+    CustomerAddressUpdated {
+        address_id: Uuid,
+        address: Address,
+    },
     #[serde(rename_all = "camelCase")]
-    CustomerAddressRemoved { address_id: Uuid },
+    CustomerAddressRemoved {
+        address_id: Uuid,
+    },
     /// The full new set, and the difference to the previous one.
     #[serde(rename_all = "camelCase")]
     CustomerSegmentsAssigned {

@@ -75,7 +75,10 @@ impl Customer {
         }
     }
 
-    fn decide_profile_update(&self, changes: ProfileChanges) -> Result<ProfileChanged, CustomerError> {
+    fn decide_profile_update(
+        &self,
+        changes: ProfileChanges,
+    ) -> Result<ProfileChanged, CustomerError> {
         if changes.is_empty() {
             return Err(CustomerError::EmptyUpdate);
         }
@@ -88,12 +91,13 @@ impl Customer {
             .last_name
             .map(|n| values::person_name(&n, "lastName"))
             .transpose()?;
-        let phone = changes.phone.map(|p| values::optional_phone(&p)).transpose()?;
+        let phone = changes
+            .phone
+            .map(|p| values::optional_phone(&p))
+            .transpose()?;
         // Only what actually changes goes into the event.
         Ok(ProfileChanged {
-            email: email
-                .map(Email::into_string)
-                .filter(|e| *e != self.email),
+            email: email.map(Email::into_string).filter(|e| *e != self.email),
             first_name: first_name.filter(|n| *n != self.first_name),
             last_name: last_name.filter(|n| *n != self.last_name),
             phone: phone.filter(|p| *p != self.phone),
@@ -128,8 +132,12 @@ impl Aggregate for Customer {
                 let email = Email::parse(&email)?;
                 let first_name = values::person_name(&first_name, "firstName")?;
                 let last_name = values::person_name(&last_name, "lastName")?;
-                let phone = phone.map(|p| values::optional_phone(&p)).transpose()?.flatten();
-                self.ensure_email_free(&email, customer_id, services).await?;
+                let phone = phone
+                    .map(|p| values::optional_phone(&p))
+                    .transpose()?
+                    .flatten();
+                self.ensure_email_free(&email, customer_id, services)
+                    .await?;
                 let event = CustomerEvent::CustomerRegistered {
                     customer_id,
                     email: email.into_string(),

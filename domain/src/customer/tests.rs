@@ -72,7 +72,14 @@ async fn register_normalises_and_records_the_customer() {
 
 #[tokio::test]
 async fn register_rejects_an_invalid_email_naming_the_field() {
-    for bad in ["", "ada", "ada@", "@example.com", "ada@example", "a da@example.com"] {
+    for bad in [
+        "",
+        "ada",
+        "ada@",
+        "@example.com",
+        "ada@example",
+        "a da@example.com",
+    ] {
         let result = framework(&[])
             .given_no_previous_events()
             .when_async(register(bad))
@@ -80,7 +87,10 @@ async fn register_rejects_an_invalid_email_naming_the_field() {
             .inspect_result();
         let error = result.expect_err(bad);
         assert_eq!(error.field(), Some("email"), "{bad}: {error}");
-        assert_eq!(error.kind(), crate::error_kind::DomainErrorKind::InvalidArgument);
+        assert_eq!(
+            error.kind(),
+            crate::error_kind::DomainErrorKind::InvalidArgument
+        );
     }
 }
 
@@ -114,11 +124,13 @@ async fn update_records_only_the_fields_that_change() {
         .given(vec![registered()])
         .when_async(CustomerCommand::UpdateProfile(changes))
         .await
-        .then_expect_events(vec![CustomerEvent::CustomerProfileUpdated(ProfileChanged {
-            last_name: Some("King".into()),
-            phone: Some(Some("+44 20 7946 0958".into())),
-            ..ProfileChanged::default()
-        })]);
+        .then_expect_events(vec![CustomerEvent::CustomerProfileUpdated(
+            ProfileChanged {
+                last_name: Some("King".into()),
+                phone: Some(Some("+44 20 7946 0958".into())),
+                ..ProfileChanged::default()
+            },
+        )]);
 }
 
 #[tokio::test]
@@ -327,7 +339,10 @@ fn every_event_round_trips_through_json_with_a_stable_name() {
     assert_eq!(names, CustomerEvent::EVENT_TYPES);
     for event in events {
         let json = serde_json::to_value(&event).unwrap();
-        assert_eq!(json.as_object().unwrap().keys().next().unwrap(), &event.event_type());
+        assert_eq!(
+            json.as_object().unwrap().keys().next().unwrap(),
+            &event.event_type()
+        );
         let back: CustomerEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
         assert_eq!(event.event_version(), "1");

@@ -63,10 +63,16 @@ pub fn person_name(raw: &str, field: &'static str) -> Result<String, CustomerErr
         return Err(CustomerError::invalid(field, "must not be empty"));
     }
     if name.chars().count() > MAX_NAME_CHARS {
-        return Err(CustomerError::invalid(field, "must be at most 100 characters"));
+        return Err(CustomerError::invalid(
+            field,
+            "must be at most 100 characters",
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err(CustomerError::invalid(field, "must not contain control characters"));
+        return Err(CustomerError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -141,7 +147,10 @@ impl Address {
             if value.is_empty() {
                 Err(CustomerError::invalid(field, "must not be empty"))
             } else if value.chars().count() > 200 {
-                Err(CustomerError::invalid(field, "must be at most 200 characters"))
+                Err(CustomerError::invalid(
+                    field,
+                    "must be at most 200 characters",
+                ))
             } else {
                 Ok(value.to_owned())
             }
@@ -149,7 +158,10 @@ impl Address {
         let optional = |value: &str, field: &'static str| {
             let value = value.trim();
             if value.chars().count() > 200 {
-                Err(CustomerError::invalid(field, "must be at most 200 characters"))
+                Err(CustomerError::invalid(
+                    field,
+                    "must be at most 200 characters",
+                ))
             } else {
                 Ok(value.to_owned())
             }

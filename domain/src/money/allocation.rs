@@ -15,7 +15,9 @@ use super::{Currency, Money, MoneyError};
 pub fn allocate_proportionally(total: Money, weights: &[Money]) -> Result<Vec<Money>, MoneyError> {
     let currency = total.currency();
     if total.is_negative() {
-        return Err(MoneyError::InvalidAllocation("the amount to allocate must not be negative"));
+        return Err(MoneyError::InvalidAllocation(
+            "the amount to allocate must not be negative",
+        ));
     }
     let mut raw = Vec::with_capacity(weights.len());
     for weight in weights {
@@ -26,7 +28,9 @@ pub fn allocate_proportionally(total: Money, weights: &[Money]) -> Result<Vec<Mo
             });
         }
         if weight.is_negative() {
-            return Err(MoneyError::InvalidAllocation("line totals must not be negative"));
+            return Err(MoneyError::InvalidAllocation(
+                "line totals must not be negative",
+            ));
         }
         raw.push(i128::from(weight.amount()));
     }
@@ -34,7 +38,9 @@ pub fn allocate_proportionally(total: Money, weights: &[Money]) -> Result<Vec<Mo
         return if total.is_zero() {
             Ok(Vec::new())
         } else {
-            Err(MoneyError::InvalidAllocation("there are no lines to allocate to"))
+            Err(MoneyError::InvalidAllocation(
+                "there are no lines to allocate to",
+            ))
         };
     }
     if raw.iter().all(|w| *w == 0) {
@@ -60,7 +66,9 @@ fn largest_remainder(total: i128, weights: &[i128]) -> Result<Vec<i128>, MoneyEr
         .try_fold(0_i128, |sum, w| sum.checked_add(*w))
         .ok_or(MoneyError::Overflow)?;
     if sum <= 0 {
-        return Err(MoneyError::InvalidAllocation("line totals must not all be zero"));
+        return Err(MoneyError::InvalidAllocation(
+            "line totals must not all be zero",
+        ));
     }
     let mut parts = Vec::with_capacity(weights.len());
     let mut remainders = Vec::with_capacity(weights.len());

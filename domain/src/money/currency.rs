@@ -57,7 +57,7 @@ pub const KNOWN: &[(&str, u8)] = &[
 /// An ISO 4217 currency this system supports. Serialised as its code, e.g. `"USD"`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency {
-    code: &'static str,
+    code: [u8; 3],
     exponent: u8,
 }
 
@@ -73,26 +73,34 @@ impl Currency {
     pub const USD: Self = Self::known("USD", 2);
     pub const VND: Self = Self::known("VND", 0);
 
-    const fn known(code: &'static str, exponent: u8) -> Self {
-        Self { code, exponent }
+    const fn known(code: &str, exponent: u8) -> Self {
+        let bytes = code.as_bytes();
+        Self {
+            code: [bytes[0], bytes[1], bytes[2]],
+            exponent,
+        }
     }
 
     /// Parses an upper-case three-letter code such as `"EUR"`; lower case is rejected.
     pub fn parse(code: &str) -> Result<Self, MoneyError> {
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(MoneyError::InvalidCurrencyCode(code.chars().take(16).collect()));
+            return Err(MoneyError::InvalidCurrencyCode(
+                code.chars().take(16).collect(),
+            ));
         }
         KNOWN
             .binary_search_by(|(known, _)| (*known).cmp(code))
             .ok()
             .and_then(|index| KNOWN.get(index))
+            .filter(|(known, _)| known.len() == 3)
             .map(|(code, exponent)| Self::known(code, *exponent))
             .ok_or_else(|| MoneyError::UnsupportedCurrency(code.to_owned()))
     }
 
     /// The three-letter code.
-    pub const fn code(&self) -> &'static str {
-        self.code
+    pub fn code(&self) -> &str {
+        // Always ASCII upper case: only codes from `KNOWN` are constructed.
+        std::str::from_utf8(&self.code).unwrap_or("XXX")
     }
 
     /// Number of decimals of the minor unit (USD 2, JPY 0, KWD 3).
@@ -108,13 +116,13 @@ impl Currency {
 
 impl fmt::Display for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code)
+        f.write_str(self.code())
     }
 }
 
 impl fmt::Debug for Currency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code)
+        f.write_str(self.code())
     }
 }
 
@@ -128,7 +136,7 @@ impl std::str::FromStr for Currency {
 
 impl Serialize for Currency {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.code)
+        serializer.serialize_str(self.code())
     }
 }
 

@@ -44,7 +44,8 @@ impl Rate {
 
     /// Parses a plain decimal such as `"1.0845"` or `"155"`.
     pub fn parse(text: &str) -> Result<Self, MoneyError> {
-        let invalid = || MoneyError::InvalidRate(format!("{:?} is not a positive decimal", cut(text)));
+        let invalid =
+            || MoneyError::InvalidRate(format!("{:?} is not a positive decimal", cut(text)));
         let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
         let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) {

@@ -98,7 +98,11 @@ impl Money {
         }
         let whole: i64 = whole.parse().map_err(|_| MoneyError::Overflow)?;
         let padded = format!("{fraction:0<width$}", width = usize::from(decimals));
-        let fraction: i64 = if padded.is_empty() { 0 } else { padded.parse().map_err(|_| invalid())? };
+        let fraction: i64 = if padded.is_empty() {
+            0
+        } else {
+            padded.parse().map_err(|_| invalid())?
+        };
         let minor = whole
             .checked_mul(currency.minor_per_major())
             .and_then(|m| m.checked_add(fraction))
@@ -140,19 +144,28 @@ impl Money {
 
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(&other)?;
-        let amount = self.amount.checked_add(other.amount).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Self::new(amount, self.currency))
     }
 
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(&other)?;
-        let amount = self.amount.checked_sub(other.amount).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_sub(other.amount)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Self::new(amount, self.currency))
     }
 
     /// The amount times a whole number, e.g. a unit price times a quantity.
     pub fn checked_mul(self, factor: i64) -> Result<Money, MoneyError> {
-        let amount = self.amount.checked_mul(factor).ok_or(MoneyError::Overflow)?;
+        let amount = self
+            .amount
+            .checked_mul(factor)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Self::new(amount, self.currency))
     }
 
@@ -162,16 +175,26 @@ impl Money {
     }
 
     /// `self × numerator / denominator`, computed exactly and rounded once with `mode`.
-    pub fn mul_ratio(self, numerator: i64, denominator: i64, mode: RoundingMode) -> Result<Money, MoneyError> {
+    pub fn mul_ratio(
+        self,
+        numerator: i64,
+        denominator: i64,
+        mode: RoundingMode,
+    ) -> Result<Money, MoneyError> {
         let product = i128::from(self.amount) * i128::from(numerator);
-        let rounded = rounding::div_round(product, i128::from(denominator), mode).ok_or(MoneyError::Overflow)?;
+        let rounded = rounding::div_round(product, i128::from(denominator), mode)
+            .ok_or(MoneyError::Overflow)?;
         let amount = i64::try_from(rounded).map_err(|_| MoneyError::Overflow)?;
         Ok(Self::new(amount, self.currency))
     }
 
     /// `percent` of this amount, rounded to the minor unit with `mode`.
     pub fn percent_of(self, percent: Percent, mode: RoundingMode) -> Result<Money, MoneyError> {
-        self.mul_ratio(i64::from(percent.basis_points()), i64::from(Percent::BASIS_POINTS_PER_WHOLE), mode)
+        self.mul_ratio(
+            i64::from(percent.basis_points()),
+            i64::from(Percent::BASIS_POINTS_PER_WHOLE),
+            mode,
+        )
     }
 
     /// This amount less `percent` of it; the discount is rounded first, then subtracted.
@@ -182,7 +205,11 @@ impl Money {
     /// The smaller of two amounts of the same currency.
     pub fn checked_min(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(&other)?;
-        Ok(if other.amount < self.amount { other } else { self })
+        Ok(if other.amount < self.amount {
+            other
+        } else {
+            self
+        })
     }
 
     /// Zero if negative, else the amount itself.
@@ -191,7 +218,10 @@ impl Money {
     }
 
     /// The sum of `amounts`, all in `currency`.
-    pub fn sum<'a>(currency: Currency, amounts: impl IntoIterator<Item = &'a Money>) -> Result<Money, MoneyError> {
+    pub fn sum<'a>(
+        currency: Currency,
+        amounts: impl IntoIterator<Item = &'a Money>,
+    ) -> Result<Money, MoneyError> {
         amounts
             .into_iter()
             .try_fold(Money::zero(currency), |sum, next| sum.checked_add(*next))

@@ -18,15 +18,27 @@ fn currencies_know_their_exponents() {
     for code in ["EUR", "GBP", "CHF", "CAD", "AUD", "SGD"] {
         assert_eq!(Currency::parse(code).map(|c| c.exponent()), Ok(2), "{code}");
     }
-    assert!(super::currency::KNOWN.windows(2).all(|w| w[0].0 < w[1].0), "table must be sorted");
+    assert!(
+        super::currency::KNOWN.windows(2).all(|w| w[0].0 < w[1].0),
+        "table must be sorted"
+    );
 }
 
 #[test]
 fn currency_codes_are_validated() {
     for bad in ["usd", "US", "USDD", "", "U$D", "ÄÖÜ"] {
-        assert!(matches!(Currency::parse(bad), Err(MoneyError::InvalidCurrencyCode(_))), "{bad}");
+        assert!(
+            matches!(
+                Currency::parse(bad),
+                Err(MoneyError::InvalidCurrencyCode(_))
+            ),
+            "{bad}"
+        );
     }
-    assert_eq!(Currency::parse("XYZ"), Err(MoneyError::UnsupportedCurrency("XYZ".into())));
+    assert_eq!(
+        Currency::parse("XYZ"),
+        Err(MoneyError::UnsupportedCurrency("XYZ".into()))
+    );
     assert!(serde_json::from_str::<Currency>("\"usd\"").is_err());
 }
 
@@ -34,23 +46,44 @@ fn currency_codes_are_validated() {
 fn money_serialises_as_minor_units_and_code() {
     let json = serde_json::to_string(&usd(1999)).expect("serialise");
     assert_eq!(json, r#"{"amount":1999,"currency":"USD"}"#);
-    assert_eq!(serde_json::from_str::<Money>(&json).expect("parse"), usd(1999));
+    assert_eq!(
+        serde_json::from_str::<Money>(&json).expect("parse"),
+        usd(1999)
+    );
     assert!(serde_json::from_str::<Money>(r#"{"amount":1,"currency":"usd"}"#).is_err());
     assert!(serde_json::from_str::<Money>(r#"{"amount":1.5,"currency":"USD"}"#).is_err());
 }
 
 #[test]
 fn decimal_strings_parse_and_print_with_the_currency_exponent() {
-    assert_eq!(Money::from_decimal_str("19.99", Currency::USD), Ok(usd(1999)));
-    assert_eq!(Money::from_decimal_str("19.9", Currency::USD), Ok(usd(1990)));
+    assert_eq!(
+        Money::from_decimal_str("19.99", Currency::USD),
+        Ok(usd(1999))
+    );
+    assert_eq!(
+        Money::from_decimal_str("19.9", Currency::USD),
+        Ok(usd(1990))
+    );
     assert_eq!(Money::from_decimal_str("-0.05", Currency::USD), Ok(usd(-5)));
-    assert_eq!(Money::from_decimal_str("1500", Currency::JPY), Ok(Money::new(1500, Currency::JPY)));
-    assert_eq!(Money::from_decimal_str("1.5", Currency::KWD), Ok(Money::new(1500, Currency::KWD)));
+    assert_eq!(
+        Money::from_decimal_str("1500", Currency::JPY),
+        Ok(Money::new(1500, Currency::JPY))
+    );
+    assert_eq!(
+        Money::from_decimal_str("1.5", Currency::KWD),
+        Ok(Money::new(1500, Currency::KWD))
+    );
     for bad in ["", "1.", ".5", "1.999", "1e3", "--1", "1,5", "abc"] {
-        assert!(Money::from_decimal_str(bad, Currency::USD).is_err(), "{bad}");
+        assert!(
+            Money::from_decimal_str(bad, Currency::USD).is_err(),
+            "{bad}"
+        );
     }
     assert!(Money::from_decimal_str("1.5", Currency::JPY).is_err());
-    assert_eq!(Money::from_decimal_str("99999999999999999999", Currency::USD), Err(MoneyError::Overflow));
+    assert_eq!(
+        Money::from_decimal_str("99999999999999999999", Currency::USD),
+        Err(MoneyError::Overflow)
+    );
     assert_eq!(usd(-5).to_string(), "-0.05 USD");
     assert_eq!(Money::new(1500, Currency::JPY).to_string(), "1500 JPY");
     assert_eq!(Money::new(1250, Currency::KWD).to_string(), "1.250 KWD");
@@ -65,7 +98,10 @@ fn arithmetic_is_checked() {
     assert_eq!(usd(i64::MIN).checked_neg(), Err(MoneyError::Overflow));
     assert_eq!(
         usd(1).checked_add(Money::new(1, Currency::EUR)),
-        Err(MoneyError::CurrencyMismatch { left: Currency::USD, right: Currency::EUR })
+        Err(MoneyError::CurrencyMismatch {
+            left: Currency::USD,
+            right: Currency::EUR
+        })
     );
 }
 
@@ -84,8 +120,16 @@ fn rounding_modes_differ_only_on_ties() {
         (7, -2, -4, -4),
     ];
     for (n, d, even, up) in cases {
-        assert_eq!(div_round(n, d, RoundingMode::HalfEven), Some(even), "{n}/{d} half-even");
-        assert_eq!(div_round(n, d, RoundingMode::HalfUp), Some(up), "{n}/{d} half-up");
+        assert_eq!(
+            div_round(n, d, RoundingMode::HalfEven),
+            Some(even),
+            "{n}/{d} half-even"
+        );
+        assert_eq!(
+            div_round(n, d, RoundingMode::HalfUp),
+            Some(up),
+            "{n}/{d} half-up"
+        );
     }
     assert_eq!(div_round(1, 0, RoundingMode::HalfEven), None);
 }
@@ -93,12 +137,24 @@ fn rounding_modes_differ_only_on_ties() {
 #[test]
 fn percentages_are_exact_basis_points() {
     let ten = Percent::from_basis_points(1_000).expect("10%");
-    assert_eq!(usd(1999).percent_of(ten, RoundingMode::HalfEven), Ok(usd(200)));
-    assert_eq!(usd(1999).less_percent(ten, RoundingMode::HalfEven), Ok(usd(1799)));
+    assert_eq!(
+        usd(1999).percent_of(ten, RoundingMode::HalfEven),
+        Ok(usd(200))
+    );
+    assert_eq!(
+        usd(1999).less_percent(ten, RoundingMode::HalfEven),
+        Ok(usd(1799))
+    );
     let half = Percent::from_basis_points(5_000).expect("50%");
-    assert_eq!(usd(25).percent_of(half, RoundingMode::HalfEven), Ok(usd(12)));
+    assert_eq!(
+        usd(25).percent_of(half, RoundingMode::HalfEven),
+        Ok(usd(12))
+    );
     assert_eq!(usd(25).percent_of(half, RoundingMode::HalfUp), Ok(usd(13)));
-    assert_eq!(Percent::from_basis_points(10_001), Err(MoneyError::PercentOutOfRange(10_001)));
+    assert_eq!(
+        Percent::from_basis_points(10_001),
+        Err(MoneyError::PercentOutOfRange(10_001))
+    );
     assert!(serde_json::from_str::<Percent>("20000").is_err());
     assert_eq!(half.to_string(), "50.00%");
 }
@@ -107,7 +163,8 @@ fn percentages_are_exact_basis_points() {
 fn allocation_splits_exactly_by_largest_remainder() {
     let parts = allocate_proportionally(usd(100), &[usd(1), usd(1), usd(1)]).expect("allocate");
     assert_eq!(parts, vec![usd(34), usd(33), usd(33)]);
-    let parts = allocate_proportionally(usd(10), &[usd(300), usd(600), usd(100)]).expect("allocate");
+    let parts =
+        allocate_proportionally(usd(10), &[usd(300), usd(600), usd(100)]).expect("allocate");
     assert_eq!(parts, vec![usd(3), usd(6), usd(1)]);
     let parts = allocate_proportionally(usd(5), &[usd(0), usd(0)]).expect("allocate");
     assert_eq!(parts, vec![usd(3), usd(2)]);
@@ -125,7 +182,17 @@ fn rates_parse_exactly_and_normalise() {
     assert_eq!(rate.to_string(), "1.085");
     assert_eq!(Rate::parse("0.0071").expect("rate").to_string(), "0.0071");
     assert_eq!(Rate::parse("155").expect("rate").to_string(), "155");
-    for bad in ["0", "0.000", "", "-1", "1.", ".5", "1e3", "1.0000000000001", "1234567890123456789"] {
+    for bad in [
+        "0",
+        "0.000",
+        "",
+        "-1",
+        "1.",
+        ".5",
+        "1e3",
+        "1.0000000000001",
+        "1234567890123456789",
+    ] {
         assert!(Rate::parse(bad).is_err(), "{bad}");
     }
     let json = serde_json::to_string(&rate).expect("serialise");
@@ -141,19 +208,44 @@ fn conversion_rounds_once_to_the_target_minor_unit() {
         rate: Rate::parse("1.0845").expect("rate"),
     };
     // 19.99 EUR × 1.0845 = 21.679155 USD → 2168 cents.
-    assert_eq!(eur_usd.convert(Money::new(1999, Currency::EUR), RoundingMode::HalfEven), Ok(usd(2168)));
+    assert_eq!(
+        eur_usd.convert(Money::new(1999, Currency::EUR), RoundingMode::HalfEven),
+        Ok(usd(2168))
+    );
     // 10.00 EUR × 1.0845 = 1084.5 cents: a tie, so the modes differ.
     let ten = Money::new(1000, Currency::EUR);
     assert_eq!(eur_usd.convert(ten, RoundingMode::HalfEven), Ok(usd(1084)));
     assert_eq!(eur_usd.convert(ten, RoundingMode::HalfUp), Ok(usd(1085)));
     // The inverse direction divides by the rate: 21.68 / 1.0845 = 19.9907 EUR.
-    assert_eq!(eur_usd.convert(usd(2168), RoundingMode::HalfEven), Ok(Money::new(1999, Currency::EUR)));
-    let usd_jpy = ExchangeRate { base: Currency::USD, quote: Currency::JPY, rate: Rate::parse("155.25").expect("rate") };
-    assert_eq!(usd_jpy.convert(usd(1999), RoundingMode::HalfEven), Ok(Money::new(3103, Currency::JPY)));
-    let usd_kwd = ExchangeRate { base: Currency::USD, quote: Currency::KWD, rate: Rate::parse("0.3075").expect("rate") };
-    assert_eq!(usd_kwd.convert(usd(1000), RoundingMode::HalfEven), Ok(Money::new(3075, Currency::KWD)));
-    assert!(eur_usd.convert(Money::new(1, Currency::GBP), RoundingMode::HalfEven).is_err());
-    assert_eq!(eur_usd.convert(Money::new(i64::MAX, Currency::EUR), RoundingMode::HalfEven), Err(MoneyError::Overflow));
+    assert_eq!(
+        eur_usd.convert(usd(2168), RoundingMode::HalfEven),
+        Ok(Money::new(1999, Currency::EUR))
+    );
+    let usd_jpy = ExchangeRate {
+        base: Currency::USD,
+        quote: Currency::JPY,
+        rate: Rate::parse("155.25").expect("rate"),
+    };
+    assert_eq!(
+        usd_jpy.convert(usd(1999), RoundingMode::HalfEven),
+        Ok(Money::new(3103, Currency::JPY))
+    );
+    let usd_kwd = ExchangeRate {
+        base: Currency::USD,
+        quote: Currency::KWD,
+        rate: Rate::parse("0.3075").expect("rate"),
+    };
+    assert_eq!(
+        usd_kwd.convert(usd(1000), RoundingMode::HalfEven),
+        Ok(Money::new(3075, Currency::KWD))
+    );
+    assert!(eur_usd
+        .convert(Money::new(1, Currency::GBP), RoundingMode::HalfEven)
+        .is_err());
+    assert_eq!(
+        eur_usd.convert(Money::new(i64::MAX, Currency::EUR), RoundingMode::HalfEven),
+        Err(MoneyError::Overflow)
+    );
 }
 
 proptest! {

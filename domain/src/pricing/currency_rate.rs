@@ -100,7 +100,12 @@ impl Aggregate for CurrencyRate {
     type Error = CurrencyRateError;
     type Services = ();
 
-    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         let CurrencyRateCommand::SetFxRate {
             base,
             quote,
@@ -177,15 +182,22 @@ impl FxRates {
     /// inversely by [`ExchangeRate::convert`]).
     pub fn get(&self, from: Currency, to: Currency) -> Option<ExchangeRate> {
         let pair = |base, quote| {
-            self.rates
-                .get(&(base, quote))
-                .map(|rate| ExchangeRate { base, quote, rate: *rate })
+            self.rates.get(&(base, quote)).map(|rate| ExchangeRate {
+                base,
+                quote,
+                rate: *rate,
+            })
         };
         pair(from, to).or_else(|| pair(to, from))
     }
 
     /// `money` in `to`, rounded once to the minor unit with `mode`.
-    pub fn convert(&self, money: Money, to: Currency, mode: RoundingMode) -> Result<Money, PricingError> {
+    pub fn convert(
+        &self,
+        money: Money,
+        to: Currency,
+        mode: RoundingMode,
+    ) -> Result<Money, PricingError> {
         if money.currency() == to {
             return Ok(money);
         }

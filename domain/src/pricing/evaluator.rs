@@ -32,23 +32,27 @@
 //! [`RuleConditions::specificity`]: super::rule::RuleConditions::specificity
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::quote::PricingError;
 use super::rule::{FailedCondition, PriceRuleSpec, PricingContext, RuleAction};
+use super::rule_index::{InlineVec, RuleIndex};
 use crate::money::{Money, MoneyError, RoundingMode};
 
-/// Rules indexed for evaluation, sorted by precedence.
+/// Rules indexed for evaluation, sorted by precedence. Build it once per rule-book version
+/// and share it; evaluation takes `&self`.
 #[derive(Debug, Clone, Default)]
 pub struct PriceRuleEvaluator {
     rules: Vec<PriceRuleSpec>,
-    by_sku: HashMap<String, Vec<u32>>,
-    by_category: HashMap<String, Vec<u32>>,
+    index: RuleIndex,
     rounding: RoundingMode,
 }
+
+/// Ranks of the rules that apply, with their position in the explanation.
+type Applying = InlineVec<(usize, u32), 16>;
 
 /// How a candidate rule reached the SKU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,7 +103,11 @@ pub struct PriceQuote {
 impl PriceQuote {
     /// The rules that changed the price, in the order they applied (`setPrice` first).
     pub fn applied_rules(&self) -> Vec<Uuid> {
-        let applied = || self.explanation.iter().filter(|v| v.outcome == RuleOutcome::Applied);
+        let applied = || {
+            self.explanation
+                .iter()
+                .filter(|v| v.outcome == RuleOutcome::Applied)
+        };
         let is_set = |v: &&RuleVerdict| matches!(v.action, RuleAction::SetPrice { .. });
         applied()
             .filter(is_set)
@@ -110,7 +118,12 @@ impl PriceQuote {
 }
 
 fn precedence(a: &PriceRuleSpec, b: &PriceRuleSpec) -> Ordering {
-    let key = |r: &PriceRuleSpec| (Reverse(r.definition.conditions.specificity()), Reverse(r.definition.priority));
+    let key = |r: &PriceRuleSpec| {
+        (
+            Reverse(r.definition.conditions.specificity()),
+            Reverse(r.definition.priority),
+        )
+    };
     key(a)
         .cmp(&key(b))
         .then(a.created_at.cmp(&b.created_at))
@@ -123,25 +136,17 @@ impl PriceRuleEvaluator {
     pub fn new(rules: impl IntoIterator<Item = PriceRuleSpec>) -> Self {
         let mut rules: Vec<PriceRuleSpec> = rules
             .into_iter()
-            .filter(|r| !r.definition.targets.skus.is_empty() || !r.definition.targets.categories.is_empty())
+            .filter(|r| {
+                !r.definition.targets.skus.is_empty() || !r.definition.targets.categories.is_empty()
+            })
             .collect();
         rules.sort_by(precedence);
         let mut seen = HashSet::with_capacity(rules.len());
         rules.retain(|r| seen.insert(r.rule_id));
-        let mut by_sku: HashMap<String, Vec<u32>> = HashMap::new();
-        let mut by_category: HashMap<String, Vec<u32>> = HashMap::new();
-        for (rank, rule) in (0_u32..).zip(&rules) {
-            for sku in &rule.definition.targets.skus {
-                by_sku.entry(sku.clone()).or_default().push(rank);
-            }
-            for category in &rule.definition.targets.categories {
-                by_category.entry(category.clone()).or_default().push(rank);
-            }
-        }
+        let index = RuleIndex::build(&rules);
         Self {
             rules,
-            by_sku,
-            by_category,
+            index,
             rounding: RoundingMode::default(),
         }
     }
@@ -157,70 +162,56 @@ impl PriceRuleEvaluator {
         &self.rules
     }
 
-    /// Candidate rule ranks in precedence order: SKU-targeted, then category-only.
-    fn candidates(&self, ctx: &PricingContext) -> (&[u32], Vec<u32>) {
-        let direct = self.by_sku.get(ctx.sku.as_str()).map_or(&[][..], Vec::as_slice);
-        let mut via_category = Vec::new();
-        for category in &ctx.categories {
-            if let Some(ranks) = self.by_category.get(category.as_str()) {
-                via_category.extend_from_slice(ranks);
-            }
-        }
-        if ctx.categories.len() > 1 {
-            via_category.sort_unstable();
-            via_category.dedup();
-        }
-        if !direct.is_empty() {
-            via_category.retain(|rank| direct.binary_search(rank).is_err());
-        }
-        (direct, via_category)
-    }
-
-    fn rule(&self, rank: u32) -> Option<&PriceRuleSpec> {
-        self.rules.get(rank as usize)
-    }
-
     /// The unit price for `ctx`, starting from `base` (in the context's currency), with the
     /// explanation of every candidate rule.
     pub fn evaluate(&self, base: Money, ctx: &PricingContext) -> Result<PriceQuote, PricingError> {
         same_currency(base, ctx)?;
-        let (direct, via_category) = self.candidates(ctx);
-        let tagged = direct
-            .iter()
-            .map(|r| (*r, MatchedBy::Sku))
-            .chain(via_category.iter().map(|r| (*r, MatchedBy::Category)));
-        let mut explanation = Vec::with_capacity(direct.len() + via_category.len());
-        let mut applying = Vec::new();
+        let labels = self.index.intern_context(ctx);
+        let mut explanation = Vec::with_capacity(16);
+        let mut applying = Applying::new();
         let mut stopped_by = None;
-        for (rank, matched_by) in tagged {
-            let Some(rule) = self.rule(rank) else { continue };
-            let outcome = match (stopped_by, rule.definition.check(ctx)) {
-                (Some(by), _) => RuleOutcome::Stopped { by },
-                (None, Err(failed)) => RuleOutcome::NotMatched { failed },
-                (None, Ok(())) => {
-                    if rule.definition.exclusive {
-                        stopped_by = Some(rule.rule_id);
+        self.index.for_each_candidate(ctx, |rank, by_sku| {
+            let Some(rule) = self.index.rule(rank) else {
+                return true;
+            };
+            let outcome = match stopped_by {
+                Some(by) => RuleOutcome::Stopped { by },
+                None => match rule.check(ctx, &labels) {
+                    Err(failed) => RuleOutcome::NotMatched { failed },
+                    Ok(()) => {
+                        if rule.exclusive {
+                            stopped_by = Some(rule.rule_id);
+                        }
+                        applying.push((explanation.len(), rank));
+                        RuleOutcome::Applied
                     }
-                    applying.push((explanation.len(), rank));
-                    RuleOutcome::Applied
-                }
+                },
             };
             explanation.push(RuleVerdict {
                 rule_id: rule.rule_id,
-                matched_by,
-                specificity: rule.definition.conditions.specificity(),
-                priority: rule.definition.priority,
-                action: rule.definition.action,
+                matched_by: if by_sku {
+                    MatchedBy::Sku
+                } else {
+                    MatchedBy::Category
+                },
+                specificity: rule.specificity,
+                priority: rule.priority,
+                action: rule.action,
                 outcome,
                 price_after: None,
             });
-        }
-        let unit_price = self.apply(base, &applying, |position, outcome, price_after| {
-            if let Some(verdict) = explanation.get_mut(position) {
-                verdict.outcome = outcome;
-                verdict.price_after = price_after;
-            }
-        })?;
+            true
+        });
+        let unit_price = self.apply(
+            base,
+            applying.as_slice(),
+            |position, outcome, price_after| {
+                if let Some(verdict) = explanation.get_mut(position) {
+                    verdict.outcome = outcome;
+                    verdict.price_after = price_after;
+                }
+            },
+        )?;
         Ok(PriceQuote {
             base_price: base,
             unit_price,
@@ -228,21 +219,23 @@ impl PriceRuleEvaluator {
         })
     }
 
-    /// The unit price alone: the same result as [`Self::evaluate`], without the explanation.
+    /// The unit price alone: the same result as [`Self::evaluate`], without the explanation
+    /// (and without allocating in the common case).
     pub fn price(&self, base: Money, ctx: &PricingContext) -> Result<Money, PricingError> {
         same_currency(base, ctx)?;
-        let (direct, via_category) = self.candidates(ctx);
-        let mut applying = Vec::new();
-        for rank in direct.iter().chain(&via_category) {
-            let Some(rule) = self.rule(*rank) else { continue };
-            if rule.definition.check(ctx).is_ok() {
-                applying.push((0, *rank));
-                if rule.definition.exclusive {
-                    break;
-                }
+        let labels = self.index.intern_context(ctx);
+        let mut applying = Applying::new();
+        self.index.for_each_candidate(ctx, |rank, _| {
+            let Some(rule) = self.index.rule(rank) else {
+                return true;
+            };
+            if rule.check(ctx, &labels).is_err() {
+                return true;
             }
-        }
-        Ok(self.apply(base, &applying, |_, _, _| {})?)
+            applying.push((0, rank));
+            !rule.exclusive
+        });
+        Ok(self.apply(base, applying.as_slice(), |_, _, _| {})?)
     }
 
     /// Applies the matching rules (`(position, rank)` in precedence order) to `base`, telling
@@ -256,8 +249,10 @@ impl PriceRuleEvaluator {
         let mut price = base;
         let mut fixed_by = None;
         for (position, rank) in applying {
-            let Some(rule) = self.rule(*rank) else { continue };
-            if let RuleAction::SetPrice { price: fixed } = rule.definition.action {
+            let Some(rule) = self.index.rule(*rank) else {
+                continue;
+            };
+            if let RuleAction::SetPrice { price: fixed } = rule.action {
                 match fixed_by {
                     None => {
                         price = fixed;
@@ -269,8 +264,10 @@ impl PriceRuleEvaluator {
             }
         }
         for (position, rank) in applying {
-            let Some(rule) = self.rule(*rank) else { continue };
-            price = match rule.definition.action {
+            let Some(rule) = self.index.rule(*rank) else {
+                continue;
+            };
+            price = match rule.action {
                 RuleAction::SetPrice { .. } => continue,
                 RuleAction::PercentOff { percent } => price.less_percent(percent, self.rounding)?,
                 RuleAction::AmountOff { amount } => price.checked_sub(amount)?,

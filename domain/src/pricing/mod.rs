@@ -18,16 +18,22 @@ pub mod price_rule;
 pub mod promotion;
 pub mod quote;
 pub mod rule;
+mod rule_index;
 
 #[cfg(test)]
 mod tests;
 
-pub use currency_rate::{CurrencyRate, CurrencyRateCommand, CurrencyRateError, CurrencyRateEvent, FxRates};
+pub use currency_rate::{
+    CurrencyRate, CurrencyRateCommand, CurrencyRateError, CurrencyRateEvent, FxRates,
+};
 pub use evaluator::{MatchedBy, PriceQuote, PriceRuleEvaluator, RuleOutcome, RuleVerdict};
 pub use price_book::{PriceBook, PriceBookCommand, PriceBookError, PriceBookEvent};
 pub use price_rule::{PriceRule, PriceRuleCommand, PriceRuleError, PriceRuleEvent};
 pub use promotion::{Discount, Promotion, PromotionCommand, PromotionError, PromotionEvent};
-pub use quote::{quote_price, resolve_base_price, BasePrice, BasePriceSource, PricingError, SkuPrice};
+pub use quote::{
+    quote_price, resolve_base_price, BasePrice, BasePriceSource, PricingError, SkuPrice,
+};
 pub use rule::{
-    FailedCondition, PriceRuleDefinition, PriceRuleSpec, PricingContext, RuleAction, RuleConditions, RuleTargets,
+    FailedCondition, PriceRuleDefinition, PriceRuleSpec, PricingContext, RuleAction,
+    RuleConditions, RuleTargets,
 };

@@ -22,8 +22,14 @@ pub enum PriceBookCommand {
         default_currency: Currency,
     },
     /// Sets (or replaces) the base price of a SKU in the price's currency.
-    SetBasePrice { sku: String, price: Money },
-    RemoveBasePrice { sku: String, currency: Currency },
+    SetBasePrice {
+        sku: String,
+        price: Money,
+    },
+    RemoveBasePrice {
+        sku: String,
+        currency: Currency,
+    },
 }
 
 /// What happened to a price book.
@@ -51,7 +57,8 @@ pub enum PriceBookEvent {
 
 impl PriceBookEvent {
     /// Every event type name of the aggregate, for exhaustive topic and schema maps.
-    pub const EVENT_TYPES: &'static [&'static str] = &["PriceBookCreated", "BasePriceSet", "BasePriceRemoved"];
+    pub const EVENT_TYPES: &'static [&'static str] =
+        &["PriceBookCreated", "BasePriceSet", "BasePriceRemoved"];
 }
 
 impl DomainEvent for PriceBookEvent {
@@ -113,7 +120,10 @@ pub struct PriceBook {
 impl PriceBook {
     /// The listed base price of `sku` in `currency`, if any.
     pub fn price(&self, sku: &str, currency: Currency) -> Option<Money> {
-        self.prices.get(sku).and_then(|by_currency| by_currency.get(&currency)).copied()
+        self.prices
+            .get(sku)
+            .and_then(|by_currency| by_currency.get(&currency))
+            .copied()
     }
 
     fn created(&self) -> Result<(), PriceBookError> {
@@ -132,7 +142,12 @@ impl Aggregate for PriceBook {
     type Error = PriceBookError;
     type Services = ();
 
-    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         let event = match command {
             PriceBookCommand::CreatePriceBook {
                 price_book_id,
@@ -144,7 +159,10 @@ impl Aggregate for PriceBook {
                 }
                 let name = name.trim().to_owned();
                 if name.is_empty() || name.chars().count() > 200 {
-                    return Err(PriceBookError::invalid("name", "must be 1 to 200 characters"));
+                    return Err(PriceBookError::invalid(
+                        "name",
+                        "must be 1 to 200 characters",
+                    ));
                 }
                 PriceBookEvent::PriceBookCreated {
                     price_book_id,
@@ -162,15 +180,26 @@ impl Aggregate for PriceBook {
                 if previous == Some(price) {
                     return Ok(());
                 }
-                PriceBookEvent::BasePriceSet { sku, price, previous }
+                PriceBookEvent::BasePriceSet {
+                    sku,
+                    price,
+                    previous,
+                }
             }
             PriceBookCommand::RemoveBasePrice { sku: raw, currency } => {
                 self.created()?;
                 let sku = sku(&raw)?;
-                let previous = self
-                    .price(&sku, currency)
-                    .ok_or_else(|| PriceBookError::UnknownPrice { sku: sku.clone(), currency })?;
-                PriceBookEvent::BasePriceRemoved { sku, currency, previous }
+                let previous =
+                    self.price(&sku, currency)
+                        .ok_or_else(|| PriceBookError::UnknownPrice {
+                            sku: sku.clone(),
+                            currency,
+                        })?;
+                PriceBookEvent::BasePriceRemoved {
+                    sku,
+                    currency,
+                    previous,
+                }
             }
         };
         sink.write(event, self).await;
@@ -189,7 +218,10 @@ impl Aggregate for PriceBook {
                 self.default_currency = Some(default_currency);
             }
             PriceBookEvent::BasePriceSet { sku, price, .. } => {
-                self.prices.entry(sku).or_default().insert(price.currency(), price);
+                self.prices
+                    .entry(sku)
+                    .or_default()
+                    .insert(price.currency(), price);
             }
             PriceBookEvent::BasePriceRemoved { sku, currency, .. } => {
                 if let Some(by_currency) = self.prices.get_mut(&sku) {

@@ -12,6 +12,8 @@ use super::rule::{PriceRuleDefinition, PriceRuleSpec};
 use crate::error_kind::DomainErrorKind;
 
 /// What a caller may ask of a price rule.
+// A command lives for one request; boxing the definition would only add noise for callers.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum PriceRuleCommand {
     /// Creates the rule, or replaces its definition if it exists (or existed and was removed,
@@ -22,7 +24,9 @@ pub enum PriceRuleCommand {
         definition: PriceRuleDefinition,
         now: DateTime<Utc>,
     },
-    RemovePriceRule { now: DateTime<Utc> },
+    RemovePriceRule {
+        now: DateTime<Utc>,
+    },
 }
 
 /// What happened to a price rule.
@@ -45,7 +49,8 @@ pub enum PriceRuleEvent {
 
 impl PriceRuleEvent {
     /// Every event type name of the aggregate, for exhaustive topic and schema maps.
-    pub const EVENT_TYPES: &'static [&'static str] = &["PriceRuleCreated", "PriceRuleUpdated", "PriceRuleRemoved"];
+    pub const EVENT_TYPES: &'static [&'static str] =
+        &["PriceRuleCreated", "PriceRuleUpdated", "PriceRuleRemoved"];
 }
 
 impl DomainEvent for PriceRuleEvent {
@@ -128,7 +133,12 @@ impl Aggregate for PriceRule {
     type Error = PriceRuleError;
     type Services = ();
 
-    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         let event = match command {
             PriceRuleCommand::UpsertPriceRule {
                 rule_id,

@@ -39,12 +39,13 @@ impl Discount {
 
     fn validated(self) -> Result<Self, PromotionError> {
         match self {
-            Self::PercentOff { percent } if percent.basis_points() == 0 => {
-                Err(PromotionError::invalid("discount.percent", "must be greater than zero"))
-            }
-            Self::AmountOff { amount } if !amount.is_positive() => {
-                Err(PromotionError::invalid("discount.amount", "must be greater than zero"))
-            }
+            Self::PercentOff { percent } if percent.basis_points() == 0 => Err(
+                PromotionError::invalid("discount.percent", "must be greater than zero"),
+            ),
+            Self::AmountOff { amount } if !amount.is_positive() => Err(PromotionError::invalid(
+                "discount.amount",
+                "must be greater than zero",
+            )),
             other => Ok(other),
         }
     }
@@ -54,7 +55,9 @@ impl Discount {
 pub fn normalize_coupon_code(raw: &str) -> Result<String, String> {
     let code = raw.trim().to_ascii_uppercase();
     let valid = (3..=32).contains(&code.len())
-        && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if valid {
         Ok(code)
     } else {
@@ -227,7 +230,8 @@ impl Promotion {
         coupon_code: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), PromotionError> {
-        let (Some(_), Some(from), Some(until)) = (self.id, self.valid_from, self.valid_until) else {
+        let (Some(_), Some(from), Some(until)) = (self.id, self.valid_from, self.valid_until)
+        else {
             return Err(PromotionError::NotCreated);
         };
         if !self.active {
@@ -240,18 +244,30 @@ impl Promotion {
             return Err(PromotionError::Ended);
         }
         if !self.coupon_codes.is_empty() {
-            let code = coupon_code.ok_or_else(|| PromotionError::invalid("couponCode", "is required"))?;
-            let code = normalize_coupon_code(code).map_err(|reason| PromotionError::invalid("couponCode", reason))?;
+            let code =
+                coupon_code.ok_or_else(|| PromotionError::invalid("couponCode", "is required"))?;
+            let code = normalize_coupon_code(code)
+                .map_err(|reason| PromotionError::invalid("couponCode", reason))?;
             if !self.coupon_codes.contains(&code) {
                 return Err(PromotionError::UnknownCoupon(code));
             }
         }
-        if self.usage_limit_total.is_some_and(|limit| self.redemptions >= limit) {
+        if self
+            .usage_limit_total
+            .is_some_and(|limit| self.redemptions >= limit)
+        {
             return Err(PromotionError::UsageLimitReached);
         }
         if let Some(limit) = self.usage_limit_per_customer {
-            let customer = customer_id.ok_or_else(|| PromotionError::invalid("customerId", "is required"))?;
-            if self.redemptions_by_customer.get(&customer).copied().unwrap_or(0) >= limit {
+            let customer =
+                customer_id.ok_or_else(|| PromotionError::invalid("customerId", "is required"))?;
+            if self
+                .redemptions_by_customer
+                .get(&customer)
+                .copied()
+                .unwrap_or(0)
+                >= limit
+            {
                 return Err(PromotionError::CustomerLimitReached);
             }
         }
@@ -261,11 +277,15 @@ impl Promotion {
 
 fn coupon_codes(raw: &[String]) -> Result<Vec<String>, PromotionError> {
     if raw.len() > MAX_CODES_PER_COMMAND {
-        return Err(PromotionError::invalid("couponCodes", "at most 1000 codes at a time"));
+        return Err(PromotionError::invalid(
+            "couponCodes",
+            "at most 1000 codes at a time",
+        ));
     }
     let mut codes = Vec::with_capacity(raw.len());
     for code in raw {
-        let code = normalize_coupon_code(code).map_err(|reason| PromotionError::invalid("couponCodes", reason))?;
+        let code = normalize_coupon_code(code)
+            .map_err(|reason| PromotionError::invalid("couponCodes", reason))?;
         if !codes.contains(&code) {
             codes.push(code);
         }
@@ -287,7 +307,12 @@ impl Aggregate for Promotion {
     type Error = PromotionError;
     type Services = ();
 
-    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
         let event = match command {
             PromotionCommand::CreatePromotion {
                 promotion_id,
@@ -304,10 +329,16 @@ impl Aggregate for Promotion {
                 }
                 let name = name.trim().to_owned();
                 if name.is_empty() || name.chars().count() > 200 {
-                    return Err(PromotionError::invalid("name", "must be 1 to 200 characters"));
+                    return Err(PromotionError::invalid(
+                        "name",
+                        "must be 1 to 200 characters",
+                    ));
                 }
                 if valid_from >= valid_until {
-                    return Err(PromotionError::invalid("validUntil", "must be after validFrom"));
+                    return Err(PromotionError::invalid(
+                        "validUntil",
+                        "must be after validFrom",
+                    ));
                 }
                 PromotionEvent::PromotionCreated {
                     promotion_id,
@@ -316,14 +347,19 @@ impl Aggregate for Promotion {
                     valid_from,
                     valid_until,
                     usage_limit_total: positive_limit(usage_limit_total, "usageLimitTotal")?,
-                    usage_limit_per_customer: positive_limit(usage_limit_per_customer, "usageLimitPerCustomer")?,
+                    usage_limit_per_customer: positive_limit(
+                        usage_limit_per_customer,
+                        "usageLimitPerCustomer",
+                    )?,
                     coupon_codes: coupon_codes(&codes)?,
                 }
             }
             PromotionCommand::AddCouponCodes { codes } => {
                 self.id.ok_or(PromotionError::NotCreated)?;
-                let codes: Vec<String> =
-                    coupon_codes(&codes)?.into_iter().filter(|c| !self.coupon_codes.contains(c)).collect();
+                let codes: Vec<String> = coupon_codes(&codes)?
+                    .into_iter()
+                    .filter(|c| !self.coupon_codes.contains(c))
+                    .collect();
                 if codes.is_empty() {
                     return Ok(());
                 }
@@ -353,7 +389,9 @@ impl Aggregate for Promotion {
                 if !self.active {
                     return Ok(());
                 }
-                PromotionEvent::PromotionDeactivated { deactivated_at: now }
+                PromotionEvent::PromotionDeactivated {
+                    deactivated_at: now,
+                }
             }
             PromotionCommand::RedeemPromotion {
                 redemption_id,

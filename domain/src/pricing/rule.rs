@@ -124,16 +124,26 @@ pub struct PricingContext {
 #[serde(tag = "condition", rename_all = "camelCase")]
 pub enum FailedCondition {
     #[serde(rename_all = "camelCase")]
-    Currency { required: Currency, actual: Currency },
+    Currency {
+        required: Currency,
+        actual: Currency,
+    },
     #[serde(rename_all = "camelCase")]
-    NotYetValid { valid_from: DateTime<Utc> },
+    NotYetValid {
+        valid_from: DateTime<Utc>,
+    },
     #[serde(rename_all = "camelCase")]
-    Expired { valid_until: DateTime<Utc> },
+    Expired {
+        valid_until: DateTime<Utc>,
+    },
     CustomerSegment,
     Channel,
     Region,
     #[serde(rename_all = "camelCase")]
-    MinQuantity { required: u32, actual: u32 },
+    MinQuantity {
+        required: u32,
+        actual: u32,
+    },
 }
 
 /// Bits of [`RuleConditions::specificity`], most significant first.
@@ -197,7 +207,10 @@ impl PriceRuleDefinition {
             }
         }
         if !c.customer_segments.is_empty()
-            && !ctx.customer_segments.iter().any(|s| c.customer_segments.contains(s))
+            && !ctx
+                .customer_segments
+                .iter()
+                .any(|s| c.customer_segments.contains(s))
         {
             return Err(FailedCondition::CustomerSegment);
         }
@@ -223,39 +236,60 @@ impl PriceRuleDefinition {
             return Err(PriceRuleError::invalid("name", "must not be empty"));
         }
         if name.chars().count() > 200 {
-            return Err(PriceRuleError::invalid("name", "must be at most 200 characters"));
+            return Err(PriceRuleError::invalid(
+                "name",
+                "must be at most 200 characters",
+            ));
         }
         let skus = self
             .targets
             .skus
             .iter()
-            .map(|sku| clean_sku(sku).map_err(|reason| PriceRuleError::invalid("targets.skus", reason)))
+            .map(|sku| {
+                clean_sku(sku).map_err(|reason| PriceRuleError::invalid("targets.skus", reason))
+            })
             .collect::<Result<BTreeSet<_>, _>>()?;
         let categories = labels(&self.targets.categories, "targets.categories", MAX_TARGETS)?;
         if skus.is_empty() && categories.is_empty() {
-            return Err(PriceRuleError::invalid("targets", "must name at least one SKU or category"));
+            return Err(PriceRuleError::invalid(
+                "targets",
+                "must name at least one SKU or category",
+            ));
         }
         if skus.len() > MAX_TARGETS {
             return Err(PriceRuleError::invalid("targets.skus", "at most 1000 SKUs"));
         }
         let mut conditions = RuleConditions {
-            customer_segments: labels(&self.conditions.customer_segments, "conditions.customerSegments", MAX_VALUES)?,
+            customer_segments: labels(
+                &self.conditions.customer_segments,
+                "conditions.customerSegments",
+                MAX_VALUES,
+            )?,
             channels: labels(&self.conditions.channels, "conditions.channels", MAX_VALUES)?,
             regions: labels(&self.conditions.regions, "conditions.regions", MAX_VALUES)?,
             ..self.conditions
         };
         if let (Some(from), Some(until)) = (conditions.valid_from, conditions.valid_until) {
             if from >= until {
-                return Err(PriceRuleError::invalid("conditions.validUntil", "must be after validFrom"));
+                return Err(PriceRuleError::invalid(
+                    "conditions.validUntil",
+                    "must be after validFrom",
+                ));
             }
         }
         if conditions.min_quantity == Some(0) {
-            return Err(PriceRuleError::invalid("conditions.minQuantity", "must be at least 1"));
+            return Err(PriceRuleError::invalid(
+                "conditions.minQuantity",
+                "must be at least 1",
+            ));
         }
         validate_action(&self.action)?;
         if let Some(currency) = self.action.currency() {
             if conditions.currency.is_some_and(|c| c != currency) {
-                return Err(PriceRuleError::invalid("action", "must be in the currency of conditions.currency"));
+                return Err(PriceRuleError::invalid(
+                    "action",
+                    "must be in the currency of conditions.currency",
+                ));
             }
             conditions.currency = Some(currency);
         }
@@ -270,15 +304,17 @@ impl PriceRuleDefinition {
 
 fn validate_action(action: &RuleAction) -> Result<(), PriceRuleError> {
     match action {
-        RuleAction::SetPrice { price } if price.is_negative() => {
-            Err(PriceRuleError::invalid("action.price", "must not be negative"))
-        }
-        RuleAction::AmountOff { amount } if !amount.is_positive() => {
-            Err(PriceRuleError::invalid("action.amount", "must be greater than zero"))
-        }
-        RuleAction::PercentOff { percent } if percent.basis_points() == 0 => {
-            Err(PriceRuleError::invalid("action.percent", "must be greater than zero"))
-        }
+        RuleAction::SetPrice { price } if price.is_negative() => Err(PriceRuleError::invalid(
+            "action.price",
+            "must not be negative",
+        )),
+        RuleAction::AmountOff { amount } if !amount.is_positive() => Err(PriceRuleError::invalid(
+            "action.amount",
+            "must be greater than zero",
+        )),
+        RuleAction::PercentOff { percent } if percent.basis_points() == 0 => Err(
+            PriceRuleError::invalid("action.percent", "must be greater than zero"),
+        ),
         _ => Ok(()),
     }
 }
@@ -287,15 +323,28 @@ fn one_of(allowed: &BTreeSet<String>, actual: Option<&str>) -> bool {
     allowed.is_empty() || actual.is_some_and(|a| allowed.contains(a))
 }
 
-fn labels(raw: &BTreeSet<String>, field: &'static str, max: usize) -> Result<BTreeSet<String>, PriceRuleError> {
+fn labels(
+    raw: &BTreeSet<String>,
+    field: &'static str,
+    max: usize,
+) -> Result<BTreeSet<String>, PriceRuleError> {
     if raw.len() > max {
-        return Err(PriceRuleError::invalid(field, format!("at most {max} values")));
+        return Err(PriceRuleError::invalid(
+            field,
+            format!("at most {max} values"),
+        ));
     }
     raw.iter()
         .map(|value| {
             let value = value.trim();
-            if value.is_empty() || value.chars().count() > MAX_VALUE_CHARS || value.chars().any(char::is_control) {
-                Err(PriceRuleError::invalid(field, format!("each value must be 1 to {MAX_VALUE_CHARS} characters")))
+            if value.is_empty()
+                || value.chars().count() > MAX_VALUE_CHARS
+                || value.chars().any(char::is_control)
+            {
+                Err(PriceRuleError::invalid(
+                    field,
+                    format!("each value must be 1 to {MAX_VALUE_CHARS} characters"),
+                ))
             } else {
                 Ok(value.to_owned())
             }

@@ -84,7 +84,9 @@ fn command_options(headers: &HeaderMap) -> Result<CommandOptions, Problem> {
                 .ok()
                 .map(|v| v.trim().trim_start_matches("W/").trim_matches('"'))
                 .and_then(|v| v.parse().ok())
-                .ok_or_else(|| Problem::invalid("If-Match", "must be the customer's version, e.g. \"3\""))?,
+                .ok_or_else(|| {
+                    Problem::invalid("If-Match", "must be the customer's version, e.g. \"3\"")
+                })?,
         ),
     };
     let idempotency_key = match headers.get("idempotency-key") {
@@ -94,7 +96,9 @@ fn command_options(headers: &HeaderMap) -> Result<CommandOptions, Problem> {
             .ok()
             .map(str::trim)
             .filter(|v| !v.is_empty() && v.len() <= 200)
-            .ok_or_else(|| Problem::invalid("Idempotency-Key", "must be 1 to 200 visible characters"))?
+            .ok_or_else(|| {
+                Problem::invalid("Idempotency-Key", "must be 1 to 200 visible characters")
+            })?
             .to_owned(),
     };
     Ok(CommandOptions {
@@ -116,7 +120,11 @@ fn grpc_request<T>(message: T, correlation: &CorrelationId) -> tonic::Request<T>
 }
 
 /// Waits until the read model shows the write, then answers with the customer.
-async fn written(state: &AppState, status: StatusCode, result: CommandResult) -> Result<Response, Problem> {
+async fn written(
+    state: &AppState,
+    status: StatusCode,
+    result: CommandResult,
+) -> Result<Response, Problem> {
     let id = Uuid::parse_str(&result.aggregate_id).map_err(|e| Problem::internal(&e))?;
     let customer = read(state, id, result.position).await?;
     let mut response = (status, axum::Json(customer)).into_response();
@@ -138,7 +146,10 @@ fn etag(version: u64) -> HeaderValue {
 async fn read(state: &AppState, id: Uuid, min_position: u64) -> Result<CustomerView, Problem> {
     let reads = &state.customer_reads;
     if min_position > 0 {
-        match reads.wait_for(min_position, state.read_your_writes_timeout).await {
+        match reads
+            .wait_for(min_position, state.read_your_writes_timeout)
+            .await
+        {
             Ok(_) => {}
             Err(ReadError::NotYetAt { wanted, reached }) => {
                 let mut problem = Problem::new(
@@ -179,7 +190,9 @@ pub async fn create_customer(
     ApiJson(body): ApiJson<CreateCustomer>,
 ) -> Result<Response, Problem> {
     let result = create(&state, &correlation, &headers, body).await;
-    let outcome = result.as_ref().map_or_else(|p| p.status.to_string(), |_| "created".to_owned());
+    let outcome = result
+        .as_ref()
+        .map_or_else(|p| p.status.to_string(), |_| "created".to_owned());
     CREATE_TOTAL.with_label_values(&[outcome.as_str()]).inc();
     result
 }
@@ -236,7 +249,9 @@ pub async fn get_customer(
     let min_position = min_position(&headers)?;
     let customer = read(&state, id, min_position).await?;
     let mut response = axum::Json(&customer).into_response();
-    response.headers_mut().insert(header::ETAG, etag(customer.version));
+    response
+        .headers_mut()
+        .insert(header::ETAG, etag(customer.version));
     response
         .headers_mut()
         .insert(POSITION_HEADER, HeaderValue::from(customer.position));

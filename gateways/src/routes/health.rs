@@ -33,19 +33,38 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             tonic_health::pb::health_check_response::ServingStatus::Serving => Ok(()),
             other => Err(format!("{other:?}")),
         });
-    let checks = [("mysql", mysql.map(|_| ())), ("redis", redis), ("commands", commands)];
+    let checks = [
+        ("mysql", mysql.map(|_| ())),
+        ("redis", redis),
+        ("commands", commands),
+    ];
     let ready = checks.iter().all(|(_, r)| r.is_ok());
     let body: serde_json::Map<String, serde_json::Value> = checks
         .into_iter()
-        .map(|(name, result)| (name.to_owned(), json!(result.err().unwrap_or_else(|| "ok".to_owned()))))
+        .map(|(name, result)| {
+            (
+                name.to_owned(),
+                json!(result.err().unwrap_or_else(|| "ok".to_owned())),
+            )
+        })
         .collect();
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(json!({ "ready": ready, "checks": body })))
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({ "ready": ready, "checks": body })),
+    )
 }
 
 pub async fn metrics() -> impl IntoResponse {
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         shopcore_telemetry::metrics_text(),
     )
 }

@@ -35,6 +35,8 @@ pub fn min_position(headers: &HeaderMap) -> Result<u64, Problem> {
             .to_str()
             .ok()
             .and_then(|v| v.trim().parse().ok())
-            .ok_or_else(|| Problem::invalid("Shopcore-Min-Position", "must be a non-negative integer")),
+            .ok_or_else(|| {
+                Problem::invalid("Shopcore-Min-Position", "must be a non-negative integer")
+            }),
     }
 }

@@ -40,7 +40,8 @@ impl Drop for TelemetryGuard {
 /// Installs logging and tracing for a process named `service_name`. Call once, early in `main`.
 pub fn init(service_name: &'static str) -> anyhow::Result<TelemetryGuard> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let json = tracing_subscriber::fmt::layer()
         .json()
         .flatten_event(true)

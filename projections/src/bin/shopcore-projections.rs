@@ -6,7 +6,10 @@ use shopcore_projections::runtime::ProjectionRunner;
 use shopcore_projections::settings::ProjectionSettings;
 
 #[derive(Parser)]
-#[command(name = "shopcore-projections", about = "Shopcore's projectors and rebuild jobs")]
+#[command(
+    name = "shopcore-projections",
+    about = "Shopcore's projectors and rebuild jobs"
+)]
 struct Cli {
     #[command(flatten)]
     settings: ProjectionSettings,
@@ -46,11 +49,15 @@ async fn main() -> anyhow::Result<()> {
                 .into_iter()
                 .filter(|p| projector == "all" || p.name() == projector)
                 .collect();
-            anyhow::ensure!(!chosen.is_empty(), "no projector named {projector:?}; see `status`");
+            anyhow::ensure!(
+                !chosen.is_empty(),
+                "no projector named {projector:?}; see `status`"
+            );
             for projector in chosen {
                 let name = projector.name();
                 let runner = ProjectionRunner::new(log.clone(), projector, cli.settings.batch_size);
-                let report = shopcore_projections::rebuild::rebuild(&runner, &log, resume, true).await?;
+                let report =
+                    shopcore_projections::rebuild::rebuild(&runner, &log, resume, true).await?;
                 println!(
                     "rebuilt {name}: {} events in {:.2} s = {:.0} events/s, checkpoint {}",
                     report.events,

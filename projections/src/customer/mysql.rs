@@ -107,7 +107,11 @@ impl Projector for CustomerMysqlProjector {
 
     async fn reset(&self) -> Result<(), ProjectionError> {
         let mut tx = self.pool.begin().await?;
-        for table in ["customer_segments", "customer_addresses", "customer_profiles"] {
+        for table in [
+            "customer_segments",
+            "customer_addresses",
+            "customer_profiles",
+        ] {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&mut *tx)
                 .await?;
@@ -121,7 +125,10 @@ impl Projector for CustomerMysqlProjector {
     }
 }
 
-async fn apply_event(tx: &mut Transaction<'_, MySql>, stored: &StoredEvent) -> Result<(), ProjectionError> {
+async fn apply_event(
+    tx: &mut Transaction<'_, MySql>,
+    stored: &StoredEvent,
+) -> Result<(), ProjectionError> {
     let id = stored.aggregate_id.as_str();
     let at = stored.recorded_at.naive_utc();
     match decode(stored)? {
@@ -235,7 +242,10 @@ async fn apply_event(tx: &mut Transaction<'_, MySql>, stored: &StoredEvent) -> R
 }
 
 /// Reads one customer from the MySQL read model.
-pub async fn find_customer(pool: &MySqlPool, id: Uuid) -> Result<Option<CustomerView>, sqlx::Error> {
+pub async fn find_customer(
+    pool: &MySqlPool,
+    id: Uuid,
+) -> Result<Option<CustomerView>, sqlx::Error> {
     let id_text = id.to_string();
     let Some(profile) = sqlx::query(
         "SELECT email, first_name, last_name, phone, version, last_position, created_at, updated_at
@@ -257,7 +267,8 @@ pub async fn find_customer(pool: &MySqlPool, id: Uuid) -> Result<Option<Customer
     .into_iter()
     .map(|row| {
         Ok(AddressView {
-            id: Uuid::parse_str(row.try_get::<&str, _>("address_id")?).map_err(|e| sqlx::Error::Decode(e.into()))?,
+            id: Uuid::parse_str(row.try_get::<&str, _>("address_id")?)
+                .map_err(|e| sqlx::Error::Decode(e.into()))?,
             label: row.try_get("label")?,
             line1: row.try_get("line1")?,
             line2: row.try_get("line2")?,

@@ -30,7 +30,11 @@ pub struct CustomerReadModel {
 }
 
 impl CustomerReadModel {
-    pub fn new(mysql: MySqlPool, redis: ConnectionManager, redis_prefix: impl Into<String>) -> Self {
+    pub fn new(
+        mysql: MySqlPool,
+        redis: ConnectionManager,
+        redis_prefix: impl Into<String>,
+    ) -> Self {
         Self {
             mysql,
             redis,
@@ -62,7 +66,11 @@ impl CustomerReadModel {
 
     /// A customer, from Redis when the snapshot is at least at `min_position`, else from MySQL.
     /// A Redis outage only costs the cache.
-    pub async fn customer(&self, id: Uuid, min_position: u64) -> Result<Option<CustomerView>, ReadError> {
+    pub async fn customer(
+        &self,
+        id: Uuid,
+        min_position: u64,
+    ) -> Result<Option<CustomerView>, ReadError> {
         let mut redis = self.redis.clone();
         match cached_customer(&mut redis, &self.redis_prefix, id).await {
             Ok(Some(view)) if view.position >= min_position => return Ok(Some(view)),

@@ -51,7 +51,11 @@ impl CustomerRedisProjector {
     }
 
     fn checkpoint_key(&self) -> String {
-        format!("{}shopcore:projection:{}:checkpoint", self.prefix, Self::NAME)
+        format!(
+            "{}shopcore:projection:{}:checkpoint",
+            self.prefix,
+            Self::NAME
+        )
     }
 }
 

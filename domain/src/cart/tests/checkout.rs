@@ -27,39 +27,72 @@ fn line(sku: &str, quantity: u32, unit: i64, discount: i64) -> CheckedOutLine {
 #[tokio::test]
 async fn checkout_reprices_and_reports_changed_prices() {
     // SOCKS was added at 3.00 and is 3.33 now; CAP is unchanged.
-    let given = vec![created(), added("CAP", 1, 1_000, 5), added("SOCKS", 3, 300, 5), coupon_applied(save10(), 6)];
+    let given = vec![
+        created(),
+        added("CAP", 1, 1_000, 5),
+        added("SOCKS", 3, 300, 5),
+        coupon_applied(save10(), 6),
+    ];
     // Subtotal 10.00 + 9.99 = 19.99; 10 % = 1.999 → 2.00 (half-even); split 1000:999 → 1.00 / 1.00.
-    framework().given(given).when_async(checkout(30)).await.then_expect_events(vec![CartEvent::CartCheckedOut {
-        cart_id: CART,
-        customer_id: Some(CUSTOMER),
-        lines: vec![line("CAP", 1, 1_000, 100), line("SOCKS", 3, 333, 100)],
-        price_changes: vec![PriceChange { sku: "SOCKS".into(), previous_unit_price: usd(300), unit_price: usd(333) }],
-        coupon: Some(save10()),
-        subtotal: usd(1_999),
-        discount: usd(200),
-        total: usd(1_799),
-        checked_out_at: at(30),
-    }]);
+    framework()
+        .given(given)
+        .when_async(checkout(30))
+        .await
+        .then_expect_events(vec![CartEvent::CartCheckedOut {
+            cart_id: CART,
+            customer_id: Some(CUSTOMER),
+            lines: vec![line("CAP", 1, 1_000, 100), line("SOCKS", 3, 333, 100)],
+            price_changes: vec![PriceChange {
+                sku: "SOCKS".into(),
+                previous_unit_price: usd(300),
+                unit_price: usd(333),
+            }],
+            coupon: Some(save10()),
+            subtotal: usd(1_999),
+            discount: usd(200),
+            total: usd(1_799),
+            checked_out_at: at(30),
+        }]);
 }
 
 #[tokio::test]
 async fn an_amount_off_is_allocated_exactly_and_capped_at_the_subtotal() {
-    let given = vec![created(), added("SOCKS", 1, 333, 5), added("CAP", 2, 1_000, 5), coupon_applied(five_off(), 6)];
-    framework().given(given).when_async(checkout(30)).await.then_expect_events(vec![CartEvent::CartCheckedOut {
-        cart_id: CART,
-        customer_id: Some(CUSTOMER),
-        // 5.00 over 20.00 : 3.33 → 4.2845… and 0.7155… → 4.29 + 0.71.
-        lines: vec![line("CAP", 2, 1_000, 429), line("SOCKS", 1, 333, 71)],
-        price_changes: vec![],
-        coupon: Some(five_off()),
-        subtotal: usd(2_333),
-        discount: usd(500),
-        total: usd(1_833),
-        checked_out_at: at(30),
-    }]);
-    let cheap = vec![created(), added("SOCKS", 1, 333, 5), coupon_applied(five_off(), 6)];
-    let result = framework().given(cheap).when_async(checkout(30)).await.inspect_result().expect("checked out");
-    assert!(matches!(&result[..], [CartEvent::CartCheckedOut { discount, total, .. }] if *discount == usd(333) && *total == usd(0)));
+    let given = vec![
+        created(),
+        added("SOCKS", 1, 333, 5),
+        added("CAP", 2, 1_000, 5),
+        coupon_applied(five_off(), 6),
+    ];
+    framework()
+        .given(given)
+        .when_async(checkout(30))
+        .await
+        .then_expect_events(vec![CartEvent::CartCheckedOut {
+            cart_id: CART,
+            customer_id: Some(CUSTOMER),
+            // 5.00 over 20.00 : 3.33 → 4.2845… and 0.7155… → 4.29 + 0.71.
+            lines: vec![line("CAP", 2, 1_000, 429), line("SOCKS", 1, 333, 71)],
+            price_changes: vec![],
+            coupon: Some(five_off()),
+            subtotal: usd(2_333),
+            discount: usd(500),
+            total: usd(1_833),
+            checked_out_at: at(30),
+        }]);
+    let cheap = vec![
+        created(),
+        added("SOCKS", 1, 333, 5),
+        coupon_applied(five_off(), 6),
+    ];
+    let result = framework()
+        .given(cheap)
+        .when_async(checkout(30))
+        .await
+        .inspect_result()
+        .expect("checked out");
+    assert!(
+        matches!(&result[..], [CartEvent::CartCheckedOut { discount, total, .. }] if *discount == usd(333) && *total == usd(0))
+    );
 }
 
 #[tokio::test]
@@ -68,15 +101,38 @@ async fn checkout_rejections() {
         (vec![created()], CartError::EmptyCart),
         (vec![], CartError::NotCreated),
         (
-            vec![created(), added("CAP", 1, 1_000, 5), coupon_applied(AppliedCoupon { code: "ENDED".into(), ..save10() }, 6)],
-            CartError::CouponNotApplicable { code: "ENDED".into(), reason: "promotion has ended".into() },
+            vec![
+                created(),
+                added("CAP", 1, 1_000, 5),
+                coupon_applied(
+                    AppliedCoupon {
+                        code: "ENDED".into(),
+                        ..save10()
+                    },
+                    6,
+                ),
+            ],
+            CartError::CouponNotApplicable {
+                code: "ENDED".into(),
+                reason: "promotion has ended".into(),
+            },
         ),
-        (vec![created(), added("GONE", 1, 1_000, 5)], CartError::NotForSale("GONE".into())),
-        (vec![created(), added("CAP", 1, 1_000, 5)], CartError::Expired),
+        (
+            vec![created(), added("GONE", 1, 1_000, 5)],
+            CartError::NotForSale("GONE".into()),
+        ),
+        (
+            vec![created(), added("CAP", 1, 1_000, 5)],
+            CartError::Expired,
+        ),
     ];
     for (index, (given, expected)) in cases.into_iter().enumerate() {
         let minute = if index == 4 { 125 } else { 30 };
-        framework().given(given).when_async(checkout(minute)).await.then_expect_error(expected);
+        framework()
+            .given(given)
+            .when_async(checkout(minute))
+            .await
+            .then_expect_error(expected);
     }
 }
 
@@ -98,16 +154,34 @@ async fn nothing_changes_after_checkout() {
         },
     ];
     let commands = vec![
-        CartCommand::AddItem { sku: "CAP".into(), quantity: 1, now: at(11) },
-        CartCommand::ChangeItemQuantity { sku: "CAP".into(), quantity: 2, now: at(11) },
-        CartCommand::RemoveItem { sku: "CAP".into(), now: at(11) },
-        CartCommand::ApplyCoupon { code: "SAVE10".into(), now: at(11) },
+        CartCommand::AddItem {
+            sku: "CAP".into(),
+            quantity: 1,
+            now: at(11),
+        },
+        CartCommand::ChangeItemQuantity {
+            sku: "CAP".into(),
+            quantity: 2,
+            now: at(11),
+        },
+        CartCommand::RemoveItem {
+            sku: "CAP".into(),
+            now: at(11),
+        },
+        CartCommand::ApplyCoupon {
+            code: "SAVE10".into(),
+            now: at(11),
+        },
         CartCommand::RemoveCoupon { now: at(11) },
         checkout(11),
         CartCommand::Expire { now: at(500) },
     ];
     for command in commands {
-        framework().given(done.clone()).when_async(command).await.then_expect_error(CartError::CheckedOut);
+        framework()
+            .given(done.clone())
+            .when_async(command)
+            .await
+            .then_expect_error(CartError::CheckedOut);
     }
 }
 
@@ -118,31 +192,58 @@ async fn expire() {
         .given(vec![created(), added("CAP", 1, 1_000, 60)])
         .when_async(expire(180))
         .await
-        .then_expect_events(vec![CartEvent::CartExpired { expired_at: at(180) }]);
+        .then_expect_events(vec![CartEvent::CartExpired {
+            expired_at: at(180),
+        }]);
     framework()
         .given(vec![created(), added("CAP", 1, 1_000, 60)])
         .when_async(expire(179))
         .await
         .then_expect_error(CartError::NotYetExpired);
-    let expired = vec![created(), CartEvent::CartExpired { expired_at: at(120) }];
-    framework().given(expired.clone()).when_async(expire(130)).await.then_expect_events(vec![]);
-    framework().given(expired.clone()).when_async(checkout(130)).await.then_expect_error(CartError::Expired);
+    let expired = vec![
+        created(),
+        CartEvent::CartExpired {
+            expired_at: at(120),
+        },
+    ];
+    framework()
+        .given(expired.clone())
+        .when_async(expire(130))
+        .await
+        .then_expect_events(vec![]);
+    framework()
+        .given(expired.clone())
+        .when_async(checkout(130))
+        .await
+        .then_expect_error(CartError::Expired);
     framework()
         .given(expired)
         .when_async(CartCommand::RemoveCoupon { now: at(1) })
         .await
         .then_expect_error(CartError::Expired);
-    framework().given_no_previous_events().when_async(expire(1)).await.then_expect_error(CartError::NotCreated);
+    framework()
+        .given_no_previous_events()
+        .when_async(expire(1))
+        .await
+        .then_expect_error(CartError::NotCreated);
 }
 
 #[test]
 fn cart_totals_follow_the_stored_prices_and_coupon() {
     let mut cart = Cart::default();
-    for event in [created(), added("CAP", 2, 1_000, 5), added("SOCKS", 1, 333, 5), coupon_applied(save10(), 6)] {
+    for event in [
+        created(),
+        added("CAP", 2, 1_000, 5),
+        added("SOCKS", 1, 333, 5),
+        coupon_applied(save10(), 6),
+    ] {
         cqrs_es::Aggregate::apply(&mut cart, event);
     }
     let totals = cart.totals().expect("totals");
-    assert_eq!((totals.subtotal, totals.discount, totals.total), (usd(2_333), usd(233), usd(2_100)));
+    assert_eq!(
+        (totals.subtotal, totals.discount, totals.total),
+        (usd(2_333), usd(233), usd(2_100))
+    );
     let json = serde_json::to_string(&cart).expect("snapshot");
     assert_eq!(serde_json::from_str::<Cart>(&json).expect("parse"), cart);
 }
@@ -155,7 +256,12 @@ fn every_cart_event_round_trips_with_a_stable_name() {
             sku: "TEE-M".into(),
             quantity: 6,
             line_quantity: 10,
-            price: PriceSnapshot { unit_price: usd(1_799), list_price: usd(1_999), applied_rules: vec![RULE], priced_at: at(20) },
+            price: PriceSnapshot {
+                unit_price: usd(1_799),
+                list_price: usd(1_999),
+                applied_rules: vec![RULE],
+                priced_at: at(20),
+            },
             expires_at: at(140),
         },
         CartEvent::CartItemQuantityChanged {
@@ -165,32 +271,60 @@ fn every_cart_event_round_trips_with_a_stable_name() {
             price: snapshot(1_999, 30),
             expires_at: at(150),
         },
-        CartEvent::CartItemRemoved { sku: "TEE-M".into(), expires_at: at(150) },
-        CartEvent::CartCouponApplied { coupon: five_off(), replaced: Some("SAVE10".into()), expires_at: at(150) },
-        CartEvent::CartCouponRemoved { code: "FIVE".into(), expires_at: at(150) },
+        CartEvent::CartItemRemoved {
+            sku: "TEE-M".into(),
+            expires_at: at(150),
+        },
+        CartEvent::CartCouponApplied {
+            coupon: five_off(),
+            replaced: Some("SAVE10".into()),
+            expires_at: at(150),
+        },
+        CartEvent::CartCouponRemoved {
+            code: "FIVE".into(),
+            expires_at: at(150),
+        },
         CartEvent::CartCheckedOut {
             cart_id: CART,
             customer_id: None,
             lines: vec![line("CAP", 1, 1_000, 100)],
-            price_changes: vec![PriceChange { sku: "CAP".into(), previous_unit_price: usd(900), unit_price: usd(1_000) }],
+            price_changes: vec![PriceChange {
+                sku: "CAP".into(),
+                previous_unit_price: usd(900),
+                unit_price: usd(1_000),
+            }],
             coupon: Some(save10()),
             subtotal: usd(1_000),
             discount: usd(100),
             total: usd(900),
             checked_out_at: at(30),
         },
-        CartEvent::CartExpired { expired_at: at(200) },
+        CartEvent::CartExpired {
+            expired_at: at(200),
+        },
     ];
-    let names: Vec<String> = events.iter().map(cqrs_es::DomainEvent::event_type).collect();
+    let names: Vec<String> = events
+        .iter()
+        .map(cqrs_es::DomainEvent::event_type)
+        .collect();
     assert_eq!(names, CartEvent::EVENT_TYPES);
     for event in events {
         let json = serde_json::to_value(&event).expect("serialise");
-        assert!(json.get(cqrs_es::DomainEvent::event_type(&event)).is_some(), "{json}");
-        assert_eq!(serde_json::from_value::<CartEvent>(json).expect("parse"), event);
+        assert!(
+            json.get(cqrs_es::DomainEvent::event_type(&event)).is_some(),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_value::<CartEvent>(json).expect("parse"),
+            event
+        );
         assert_eq!(cqrs_es::DomainEvent::event_version(&event), "1");
     }
     let json = serde_json::to_value(added("CAP", 1, 1_000, 5)).expect("serialise");
-    assert_eq!(json["CartItemAdded"]["price"]["unitPrice"], serde_json::json!({"amount": 1000, "currency": "USD"}));
+    assert_eq!(
+        json["CartItemAdded"]["price"]["unitPrice"],
+        serde_json::json!({"amount": 1000, "currency": "USD"})
+    );
 }
 
 proptest! {

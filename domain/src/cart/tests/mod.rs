@@ -22,7 +22,10 @@ pub(super) const PROMOTION: Uuid = Uuid::from_u128(0x0192_0000_0000_7000_8000_00
 pub(super) const RULE: Uuid = Uuid::from_u128(0x0192_0000_0000_7000_8000_0000_0000_00c4);
 
 pub(super) fn at(minutes: i64) -> DateTime<Utc> {
-    let start = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).single().unwrap_or_default();
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 23, 9, 0, 0)
+        .single()
+        .unwrap_or_default();
     start + Duration::minutes(minutes)
 }
 
@@ -39,9 +42,15 @@ pub(super) struct FakePricing {
 
 impl FakePricing {
     pub fn with(prices: &[(&str, i64)]) -> Self {
-        let mut prices: HashMap<String, Money> = prices.iter().map(|(s, p)| (s.to_string(), usd(*p))).collect();
+        let mut prices: HashMap<String, Money> = prices
+            .iter()
+            .map(|(s, p)| (s.to_string(), usd(*p)))
+            .collect();
         prices.insert("EURO".into(), Money::new(100, Currency::EUR));
-        Self { prices, requests: Mutex::default() }
+        Self {
+            prices,
+            requests: Mutex::default(),
+        }
     }
 }
 
@@ -54,13 +63,27 @@ impl CartPricing for FakePricing {
         if request.sku == "DOWN" {
             return Err(PricingLookupError::Unavailable("pricing timed out".into()));
         }
-        let list = *self.prices.get(&request.sku).ok_or_else(|| PricingLookupError::NotForSale(request.sku.clone()))?;
+        let list = *self
+            .prices
+            .get(&request.sku)
+            .ok_or_else(|| PricingLookupError::NotForSale(request.sku.clone()))?;
         if request.quantity >= 10 {
-            let percent = Percent::from_basis_points(1_000).map_err(|e| PricingLookupError::Unavailable(e.to_string()))?;
-            let unit = list.less_percent(percent, crate::money::RoundingMode::HalfEven).map_err(|e| PricingLookupError::Unavailable(e.to_string()))?;
-            return Ok(PricedItem { unit_price: unit, list_price: list, applied_rules: vec![RULE] });
+            let percent = Percent::from_basis_points(1_000)
+                .map_err(|e| PricingLookupError::Unavailable(e.to_string()))?;
+            let unit = list
+                .less_percent(percent, crate::money::RoundingMode::HalfEven)
+                .map_err(|e| PricingLookupError::Unavailable(e.to_string()))?;
+            return Ok(PricedItem {
+                unit_price: unit,
+                list_price: list,
+                applied_rules: vec![RULE],
+            });
         }
-        Ok(PricedItem { unit_price: list, list_price: list, applied_rules: vec![] })
+        Ok(PricedItem {
+            unit_price: list,
+            list_price: list,
+            applied_rules: vec![],
+        })
     }
 }
 
@@ -72,12 +95,18 @@ pub(super) fn save10() -> AppliedCoupon {
     AppliedCoupon {
         code: "SAVE10".into(),
         promotion_id: PROMOTION,
-        discount: Discount::PercentOff { percent: Percent::from_basis_points(1_000).expect("10%") },
+        discount: Discount::PercentOff {
+            percent: Percent::from_basis_points(1_000).expect("10%"),
+        },
     }
 }
 
 pub(super) fn five_off() -> AppliedCoupon {
-    AppliedCoupon { code: "FIVE".into(), promotion_id: PROMOTION, discount: Discount::AmountOff { amount: usd(500) } }
+    AppliedCoupon {
+        code: "FIVE".into(),
+        promotion_id: PROMOTION,
+        discount: Discount::AmountOff { amount: usd(500) },
+    }
 }
 
 #[async_trait]
@@ -89,26 +118,45 @@ impl CouponValidator for FakeCoupons {
             "EUROS" => AppliedCoupon {
                 code: "EUROS".into(),
                 promotion_id: PROMOTION,
-                discount: Discount::AmountOff { amount: Money::new(500, Currency::EUR) },
+                discount: Discount::AmountOff {
+                    amount: Money::new(500, Currency::EUR),
+                },
             },
             "ENDED" => return Err(CouponRejection::NotApplicable("promotion has ended".into())),
             "DOWN" => return Err(CouponRejection::Unavailable("promotions store down".into())),
             _ => return Err(CouponRejection::Unknown),
         };
-        Ok(ValidCoupon { code: coupon.code, promotion_id: coupon.promotion_id, discount: coupon.discount })
+        Ok(ValidCoupon {
+            code: coupon.code,
+            promotion_id: coupon.promotion_id,
+            discount: coupon.discount,
+        })
     }
 }
 
 pub(super) fn settings() -> CartSettings {
-    CartSettings { ttl: TimeDelta::minutes(120), max_quantity_per_line: 20, max_lines: 3 }
+    CartSettings {
+        ttl: TimeDelta::minutes(120),
+        max_quantity_per_line: 20,
+        max_lines: 3,
+    }
 }
 
 pub(super) fn framework_with(pricing: FakePricing) -> TestFramework<Cart> {
-    TestFramework::with(CartServices { pricing: Arc::new(pricing), coupons: Arc::new(FakeCoupons), settings: settings() })
+    TestFramework::with(CartServices {
+        pricing: Arc::new(pricing),
+        coupons: Arc::new(FakeCoupons),
+        settings: settings(),
+    })
 }
 
 pub(super) fn framework() -> TestFramework<Cart> {
-    framework_with(FakePricing::with(&[("TEE-M", 1_999), ("CAP", 1_000), ("SOCKS", 333), ("MUG", 1_250)]))
+    framework_with(FakePricing::with(&[
+        ("TEE-M", 1_999),
+        ("CAP", 1_000),
+        ("SOCKS", 333),
+        ("MUG", 1_250),
+    ]))
 }
 
 pub(super) fn created() -> CartEvent {
@@ -125,7 +173,12 @@ pub(super) fn created() -> CartEvent {
 }
 
 pub(super) fn snapshot(unit: i64, minute: i64) -> PriceSnapshot {
-    PriceSnapshot { unit_price: usd(unit), list_price: usd(unit), applied_rules: vec![], priced_at: at(minute) }
+    PriceSnapshot {
+        unit_price: usd(unit),
+        list_price: usd(unit),
+        applied_rules: vec![],
+        priced_at: at(minute),
+    }
 }
 
 pub(super) fn added(sku: &str, quantity: u32, unit: i64, minute: i64) -> CartEvent {
@@ -139,5 +192,9 @@ pub(super) fn added(sku: &str, quantity: u32, unit: i64, minute: i64) -> CartEve
 }
 
 pub(super) fn coupon_applied(coupon: AppliedCoupon, minute: i64) -> CartEvent {
-    CartEvent::CartCouponApplied { coupon, replaced: None, expires_at: at(minute + 120) }
+    CartEvent::CartCouponApplied {
+        coupon,
+        replaced: None,
+        expires_at: at(minute + 120),
+    }
 }

@@ -7,10 +7,11 @@ use proptest::prelude::*;
 
 use super::{at, id, usd};
 use crate::money::{Currency, Money, Percent};
+use crate::pricing::rule_index::RuleIndex;
 use crate::pricing::*;
 
 const SKUS: [&str; 3] = ["A", "B", "C"];
-const CATEGORIES: [&str; 2] = ["x", "y"];
+const CATEGORIES: [&str; 6] = ["x", "y", "z", "u", "v", "w"];
 const SEGMENTS: [&str; 2] = ["vip", "staff"];
 
 fn subset(pool: &'static [&'static str]) -> impl Strategy<Value = BTreeSet<String>> {
@@ -25,7 +26,9 @@ fn action() -> impl Strategy<Value = RuleAction> {
             percent: Percent::from_basis_points(b).expect("in range")
         }),
         (1_i64..5_000).prop_map(|a| RuleAction::AmountOff { amount: usd(a) }),
-        (1_i64..5_000).prop_map(|a| RuleAction::AmountOff { amount: Money::new(a, Currency::EUR) }),
+        (1_i64..5_000).prop_map(|a| RuleAction::AmountOff {
+            amount: Money::new(a, Currency::EUR)
+        }),
     ]
 }
 
@@ -38,34 +41,48 @@ fn conditions() -> impl Strategy<Value = RuleConditions> {
         prop::option::of(-2_i64..3),
         prop::option::of(1_u32..4),
     )
-        .prop_map(|(customer_segments, channels, regions, currency, from, min_quantity)| RuleConditions {
-            customer_segments,
-            channels,
-            regions,
-            currency,
-            valid_from: from.map(at),
-            valid_until: from.map(|h| at(h + 2)),
-            min_quantity,
-        })
+        .prop_map(
+            |(customer_segments, channels, regions, currency, from, min_quantity)| RuleConditions {
+                customer_segments,
+                channels,
+                regions,
+                currency,
+                valid_from: from.map(at),
+                valid_until: from.map(|h| at(h + 2)),
+                min_quantity,
+            },
+        )
 }
 
 fn rules() -> impl Strategy<Value = Vec<PriceRuleSpec>> {
-    let one = (subset(&SKUS), subset(&CATEGORIES), -2_i32..3, 0_i64..3, conditions(), action(), prop::bool::weighted(0.2));
-    prop::collection::vec(one, 0..25).prop_map(|specs| {
+    let one = (
+        subset(&SKUS),
+        subset(&CATEGORIES),
+        -2_i32..3,
+        0_i64..3,
+        conditions(),
+        action(),
+        prop::bool::weighted(0.2),
+    );
+    prop::collection::vec(one, 0..40).prop_map(|specs| {
         (0_u128..)
             .zip(specs)
-            .map(|(n, (skus, categories, priority, age, conditions, action, exclusive))| PriceRuleSpec {
-                rule_id: id(n * 7919 % 1000),
-                created_at: at(-age),
-                definition: PriceRuleDefinition {
-                    name: format!("r{n}"),
-                    targets: RuleTargets { skus, categories },
-                    priority,
-                    conditions,
-                    action,
-                    exclusive,
+            .map(
+                |(n, (skus, categories, priority, age, conditions, action, exclusive))| {
+                    PriceRuleSpec {
+                        rule_id: id(n * 7919 % 1000),
+                        created_at: at(-age),
+                        definition: PriceRuleDefinition {
+                            name: format!("r{n}"),
+                            targets: RuleTargets { skus, categories },
+                            priority,
+                            conditions,
+                            action,
+                            exclusive,
+                        },
+                    }
                 },
-            })
+            )
             .collect()
     })
 }
@@ -80,16 +97,18 @@ fn contexts() -> impl Strategy<Value = PricingContext> {
         prop::option::of(prop::sample::select(vec!["EU", "US"])),
         -1_i64..3,
     )
-        .prop_map(|(sku, categories, quantity, segments, channel, region, hour)| PricingContext {
-            sku: sku.to_owned(),
-            categories: categories.into_iter().collect(),
-            quantity,
-            currency: Currency::USD,
-            customer_segments: segments.into_iter().collect(),
-            channel: channel.map(str::to_owned),
-            region: region.map(str::to_owned),
-            at: at(hour),
-        })
+        .prop_map(
+            |(sku, categories, quantity, segments, channel, region, hour)| PricingContext {
+                sku: sku.to_owned(),
+                categories: categories.into_iter().collect(),
+                quantity,
+                currency: Currency::USD,
+                customer_segments: segments.into_iter().collect(),
+                channel: channel.map(str::to_owned),
+                region: region.map(str::to_owned),
+                at: at(hour),
+            },
+        )
 }
 
 proptest! {
@@ -124,5 +143,29 @@ proptest! {
             let stopped = |v: &RuleVerdict| matches!(v.outcome, RuleOutcome::Stopped { .. });
             prop_assert!(quote.explanation[stop..].iter().all(stopped), "a stopped rule is followed by a checked one");
         }
+    }
+
+    #[test]
+    fn the_compiled_check_agrees_with_the_reference(rules in rules(), ctx in contexts()) {
+        let index = RuleIndex::build(&rules);
+        let labels = index.intern_context(&ctx);
+        for (rank, spec) in (0_u32..).zip(&rules) {
+            let compiled = index.rule(rank).map(|rule| rule.check(&ctx, &labels));
+            prop_assert_eq!(compiled, Some(spec.definition.check(&ctx)));
+        }
+    }
+
+    #[test]
+    fn candidates_are_every_targeting_rule_sku_first(rules in rules(), ctx in contexts()) {
+        let evaluator = PriceRuleEvaluator::new(rules);
+        let quote = evaluator.evaluate(usd(1_000), &ctx).expect("same currency");
+        let found: Vec<_> = quote.explanation.iter().map(|v| (v.rule_id, v.matched_by)).collect();
+        let by_sku = |r: &&PriceRuleSpec| r.definition.targets.skus.contains(&ctx.sku);
+        let by_category =
+            |r: &&PriceRuleSpec| !by_sku(r) && ctx.categories.iter().any(|c| r.definition.targets.categories.contains(c));
+        let expected: Vec<_> = evaluator.rules().iter().filter(by_sku).map(|r| (r.rule_id, MatchedBy::Sku))
+            .chain(evaluator.rules().iter().filter(by_category).map(|r| (r.rule_id, MatchedBy::Category)))
+            .collect();
+        prop_assert_eq!(found, expected);
     }
 }

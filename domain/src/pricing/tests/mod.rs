@@ -12,7 +12,10 @@ use uuid::Uuid;
 use crate::money::{Currency, Money};
 
 pub(super) fn at(hour: i64) -> DateTime<Utc> {
-    let start = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).single().unwrap_or_default();
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 23, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
     start + Duration::hours(hour)
 }
 
@@ -30,10 +33,16 @@ where
     E: cqrs_es::DomainEvent,
 {
     let found: Vec<String> = events.iter().map(E::event_type).collect();
-    assert_eq!(found, names, "one example per event type, in EVENT_TYPES order");
+    assert_eq!(
+        found, names,
+        "one example per event type, in EVENT_TYPES order"
+    );
     for event in events {
         let json = serde_json::to_value(event).expect("serialise");
-        assert!(json.get(event.event_type()).is_some(), "externally tagged: {json}");
+        assert!(
+            json.get(event.event_type()).is_some(),
+            "externally tagged: {json}"
+        );
         let back: E = serde_json::from_value(json).expect("deserialise");
         assert_eq!(&back, event);
         assert_eq!(event.event_version(), "1");

@@ -8,7 +8,9 @@ use crate::money::{Money, Percent, RoundingMode};
 use crate::pricing::*;
 
 fn ten_percent() -> Discount {
-    Discount::PercentOff { percent: Percent::from_basis_points(1_000).expect("valid") }
+    Discount::PercentOff {
+        percent: Percent::from_basis_points(1_000).expect("valid"),
+    }
 }
 
 fn create(codes: &[&str]) -> PromotionCommand {
@@ -38,7 +40,12 @@ fn created() -> PromotionEvent {
 }
 
 fn activated() -> PromotionEvent {
-    PromotionEvent::PromotionActivated { activated_at: at(-1), discount: ten_percent(), valid_from: at(0), valid_until: at(24) }
+    PromotionEvent::PromotionActivated {
+        activated_at: at(-1),
+        discount: ten_percent(),
+        valid_from: at(0),
+        valid_until: at(24),
+    }
 }
 
 fn redeemed(n: u128, customer: u128) -> PromotionEvent {
@@ -65,8 +72,14 @@ fn promotions() -> TestFramework<Promotion> {
 
 #[test]
 fn create_normalises_codes() {
-    promotions().given_no_previous_events().when(create(&[" bf-2026 ", "BF-2026"])).then_expect_events(vec![created()]);
-    promotions().given(vec![created()]).when(create(&[])).then_expect_error(PromotionError::AlreadyCreated);
+    promotions()
+        .given_no_previous_events()
+        .when(create(&[" bf-2026 ", "BF-2026"]))
+        .then_expect_events(vec![created()]);
+    promotions()
+        .given(vec![created()])
+        .when(create(&[]))
+        .then_expect_error(PromotionError::AlreadyCreated);
 }
 
 #[test]
@@ -83,7 +96,10 @@ fn create_rejections_name_the_field() {
     }
     cases.push((no_name, "name"));
     let mut zero_limit = create(&[]);
-    if let PromotionCommand::CreatePromotion { usage_limit_total, .. } = &mut zero_limit {
+    if let PromotionCommand::CreatePromotion {
+        usage_limit_total, ..
+    } = &mut zero_limit
+    {
         *usage_limit_total = Some(0);
     }
     cases.push((zero_limit, "usageLimitTotal"));
@@ -94,8 +110,15 @@ fn create_rejections_name_the_field() {
     cases.push((no_discount, "discount.amount"));
     cases.push((create(&["no"]), "couponCodes"));
     for (command, field) in cases {
-        let error = promotions().given_no_previous_events().when(command).inspect_result().expect_err(field);
-        assert!(error.to_string().starts_with(&format!("{field}:")), "{error}");
+        let error = promotions()
+            .given_no_previous_events()
+            .when(command)
+            .inspect_result()
+            .expect_err(field);
+        assert!(
+            error.to_string().starts_with(&format!("{field}:")),
+            "{error}"
+        );
         assert_eq!(error.kind(), DomainErrorKind::InvalidArgument);
     }
 }
@@ -104,15 +127,23 @@ fn create_rejections_name_the_field() {
 fn add_coupon_codes_only_records_new_ones() {
     promotions()
         .given(vec![created()])
-        .when(PromotionCommand::AddCouponCodes { codes: vec!["bf-2026".into(), "VIP-10".into()] })
-        .then_expect_events(vec![PromotionEvent::PromotionCouponCodesAdded { codes: vec!["VIP-10".into()] }]);
+        .when(PromotionCommand::AddCouponCodes {
+            codes: vec!["bf-2026".into(), "VIP-10".into()],
+        })
+        .then_expect_events(vec![PromotionEvent::PromotionCouponCodesAdded {
+            codes: vec!["VIP-10".into()],
+        }]);
     promotions()
         .given(vec![created()])
-        .when(PromotionCommand::AddCouponCodes { codes: vec!["BF-2026".into()] })
+        .when(PromotionCommand::AddCouponCodes {
+            codes: vec!["BF-2026".into()],
+        })
         .then_expect_events(vec![]);
     promotions()
         .given_no_previous_events()
-        .when(PromotionCommand::AddCouponCodes { codes: vec!["VIP-10".into()] })
+        .when(PromotionCommand::AddCouponCodes {
+            codes: vec!["VIP-10".into()],
+        })
         .then_expect_error(PromotionError::NotCreated);
 }
 
@@ -122,7 +153,10 @@ fn activation_emits_promotion_activated_once() {
         .given(vec![created()])
         .when(PromotionCommand::ActivatePromotion { now: at(-1) })
         .then_expect_events(vec![activated()]);
-    promotions().given(vec![created(), activated()]).when(PromotionCommand::ActivatePromotion { now: at(1) }).then_expect_events(vec![]);
+    promotions()
+        .given(vec![created(), activated()])
+        .when(PromotionCommand::ActivatePromotion { now: at(1) })
+        .then_expect_events(vec![]);
     promotions()
         .given(vec![created()])
         .when(PromotionCommand::ActivatePromotion { now: at(24) })
@@ -138,8 +172,13 @@ fn deactivation() {
     promotions()
         .given(vec![created(), activated()])
         .when(PromotionCommand::DeactivatePromotion { now: at(2) })
-        .then_expect_events(vec![PromotionEvent::PromotionDeactivated { deactivated_at: at(2) }]);
-    promotions().given(vec![created()]).when(PromotionCommand::DeactivatePromotion { now: at(2) }).then_expect_events(vec![]);
+        .then_expect_events(vec![PromotionEvent::PromotionDeactivated {
+            deactivated_at: at(2),
+        }]);
+    promotions()
+        .given(vec![created()])
+        .when(PromotionCommand::DeactivatePromotion { now: at(2) })
+        .then_expect_events(vec![]);
 }
 
 #[test]
@@ -149,19 +188,46 @@ fn redemption_within_window_and_limits() {
         .when(redeem(1, Some(7), Some("bf-2026"), 1))
         .then_expect_events(vec![redeemed(1, 7)]);
     // The same redemption again is accepted without a second event.
-    promotions().given(vec![created(), activated(), redeemed(1, 7)]).when(redeem(1, Some(7), Some("BF-2026"), 1)).then_expect_events(vec![]);
+    promotions()
+        .given(vec![created(), activated(), redeemed(1, 7)])
+        .when(redeem(1, Some(7), Some("BF-2026"), 1))
+        .then_expect_events(vec![]);
 }
 
 #[test]
 fn redemption_rejections() {
     let live = || vec![created(), activated()];
     let cases = vec![
-        (vec![created()], redeem(1, Some(7), Some("BF-2026"), 1), PromotionError::NotActive),
-        (live(), redeem(1, Some(7), Some("BF-2026"), -1), PromotionError::NotStarted),
-        (live(), redeem(1, Some(7), Some("BF-2026"), 24), PromotionError::Ended),
-        (live(), redeem(1, Some(7), Some("OTHER"), 1), PromotionError::UnknownCoupon("OTHER".into())),
-        (live(), redeem(1, Some(7), None, 1), PromotionError::invalid("couponCode", "is required")),
-        (live(), redeem(1, None, Some("BF-2026"), 1), PromotionError::invalid("customerId", "is required")),
+        (
+            vec![created()],
+            redeem(1, Some(7), Some("BF-2026"), 1),
+            PromotionError::NotActive,
+        ),
+        (
+            live(),
+            redeem(1, Some(7), Some("BF-2026"), -1),
+            PromotionError::NotStarted,
+        ),
+        (
+            live(),
+            redeem(1, Some(7), Some("BF-2026"), 24),
+            PromotionError::Ended,
+        ),
+        (
+            live(),
+            redeem(1, Some(7), Some("OTHER"), 1),
+            PromotionError::UnknownCoupon("OTHER".into()),
+        ),
+        (
+            live(),
+            redeem(1, Some(7), None, 1),
+            PromotionError::invalid("couponCode", "is required"),
+        ),
+        (
+            live(),
+            redeem(1, None, Some("BF-2026"), 1),
+            PromotionError::invalid("customerId", "is required"),
+        ),
         (
             vec![created(), activated(), redeemed(1, 7)],
             redeem(2, Some(7), Some("BF-2026"), 1),
@@ -172,19 +238,37 @@ fn redemption_rejections() {
             redeem(3, Some(9), Some("BF-2026"), 1),
             PromotionError::UsageLimitReached,
         ),
-        (vec![], redeem(1, Some(7), Some("BF-2026"), 1), PromotionError::NotCreated),
+        (
+            vec![],
+            redeem(1, Some(7), Some("BF-2026"), 1),
+            PromotionError::NotCreated,
+        ),
     ];
     for (given, command, expected) in cases {
-        promotions().given(given).when(command).then_expect_error(expected);
+        promotions()
+            .given(given)
+            .when(command)
+            .then_expect_error(expected);
     }
-    assert_eq!(PromotionError::UsageLimitReached.kind(), DomainErrorKind::FailedPrecondition);
+    assert_eq!(
+        PromotionError::UsageLimitReached.kind(),
+        DomainErrorKind::FailedPrecondition
+    );
 }
 
 #[test]
 fn discounts_never_exceed_the_subtotal() {
-    assert_eq!(ten_percent().amount_for(usd(1_005), RoundingMode::HalfEven), Ok(usd(100)));
-    assert_eq!(Discount::AmountOff { amount: usd(500) }.amount_for(usd(300), RoundingMode::HalfEven), Ok(usd(300)));
-    let euros = Discount::AmountOff { amount: Money::new(5, crate::money::Currency::EUR) };
+    assert_eq!(
+        ten_percent().amount_for(usd(1_005), RoundingMode::HalfEven),
+        Ok(usd(100))
+    );
+    assert_eq!(
+        Discount::AmountOff { amount: usd(500) }.amount_for(usd(300), RoundingMode::HalfEven),
+        Ok(usd(300))
+    );
+    let euros = Discount::AmountOff {
+        amount: Money::new(5, crate::money::Currency::EUR),
+    };
     assert!(euros.amount_for(usd(300), RoundingMode::HalfEven).is_err());
 }
 
@@ -193,15 +277,24 @@ fn every_promotion_event_round_trips() {
     assert_round_trips(
         &[
             created(),
-            PromotionEvent::PromotionCouponCodesAdded { codes: vec!["VIP-10".into()] },
+            PromotionEvent::PromotionCouponCodesAdded {
+                codes: vec!["VIP-10".into()],
+            },
             PromotionEvent::PromotionActivated {
                 activated_at: at(0),
                 discount: Discount::AmountOff { amount: usd(500) },
                 valid_from: at(0),
                 valid_until: at(1),
             },
-            PromotionEvent::PromotionDeactivated { deactivated_at: at(1) },
-            PromotionEvent::PromotionRedeemed { redemption_id: id(5), customer_id: None, coupon_code: None, redeemed_at: at(1) },
+            PromotionEvent::PromotionDeactivated {
+                deactivated_at: at(1),
+            },
+            PromotionEvent::PromotionRedeemed {
+                redemption_id: id(5),
+                customer_id: None,
+                coupon_code: None,
+                redeemed_at: at(1),
+            },
         ],
         PromotionEvent::EVENT_TYPES,
     );
