@@ -63,19 +63,21 @@ async fn tailer_sees_every_committed_event_once_in_position_order() -> anyhow::R
         .collect();
 
     let log = GlobalLog::new(pool.clone());
+    let (writers_done, mut done) = tokio::sync::watch::channel(false);
     let tailer = tokio::spawn(async move {
         let mut seen = Vec::new();
         let mut checkpoint = 0;
-        let mut quiet_rounds = 0;
-        // Tail until the log has been quiet for a while after the writers are done.
-        while quiet_rounds < 20 {
+        // Tail while the writers write; once they are done, drain what is left.
+        loop {
+            let finished = *done.borrow_and_update();
             let batch = log.read_after(checkpoint, 7, None).await?;
             if batch.is_empty() {
-                quiet_rounds += 1;
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                if finished {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
                 continue;
             }
-            quiet_rounds = 0;
             for event in batch {
                 assert!(event.position > checkpoint, "positions go backwards");
                 checkpoint = event.position;
@@ -88,6 +90,7 @@ async fn tailer_sees_every_committed_event_once_in_position_order() -> anyhow::R
     for writer in writers {
         writer.await??;
     }
+    writers_done.send(true)?;
     let seen = tailer.await??;
 
     let stored: Vec<(String, i64, i64)> =
