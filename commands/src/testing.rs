@@ -27,7 +27,10 @@ impl TestEventStore {
     }
 
     pub async fn drop_database(self) -> anyhow::Result<()> {
-        self.store.pool().close().await;
+        // Bounded: a connection held by an aborted task (a killed projector in a test) is never
+        // returned, and `close` would wait for it forever. The forced drop ends it anyway.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.store.pool().close())
+            .await;
         Postgres::force_drop_database(&self.url).await?;
         Ok(())
     }

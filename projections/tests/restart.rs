@@ -180,7 +180,8 @@ async fn killed_projectors_resume_without_loss_or_double_effect() -> anyhow::Res
         format!("{prefix}shopcore:projection:customer_redis:checkpoint"),
     )
     .await?;
-    mysql.close().await;
+    // Bounded for the same reason as the Postgres pool (see `TestEventStore::drop_database`).
+    let _ = tokio::time::timeout(Duration::from_secs(5), mysql.close()).await;
     sqlx::MySql::drop_database(&mysql_url).await?;
     db.drop_database().await
 }
