@@ -1,0 +1,128 @@
+//! Every customer event encodes to its schema, with the values it carries.
+
+mod support;
+
+use apache_avro::types::Value;
+use shopcore_domain::customer::{Address, CustomerEvent, ProfileChanged};
+use uuid::Uuid;
+
+fn s(v: &str) -> Value {
+    Value::String(v.into())
+}
+
+fn some(v: Value) -> Value {
+    Value::Union(1, Box::new(v))
+}
+
+fn null() -> Value {
+    Value::Union(0, Box::new(Value::Null))
+}
+
+#[test]
+fn every_customer_event_round_trips_through_its_topic_schema() {
+    let customer = Uuid::now_v7();
+    let address_id = Uuid::now_v7();
+    let address = Address {
+        line1: "1 Main St".into(),
+        line2: String::new(),
+        city: "Hanoi".into(),
+        region: String::new(),
+        postal_code: "100000".into(),
+        country: "VN".into(),
+        label: "home".into(),
+    };
+    let events = vec![
+        CustomerEvent::CustomerRegistered {
+            customer_id: customer,
+            email: "an@example.com".into(),
+            first_name: "An".into(),
+            last_name: "Nguyen".into(),
+            phone: None,
+        },
+        CustomerEvent::CustomerProfileUpdated(ProfileChanged {
+            email: None,
+            first_name: Some("Anh".into()),
+            last_name: None,
+            phone: Some(None),
+        }),
+        CustomerEvent::CustomerAddressAdded {
+            address_id,
+            address: address.clone(),
+        },
+        CustomerEvent::CustomerAddressUpdated {
+            address_id,
+            address: Address {
+                city: "Hue".into(),
+                ..address
+            },
+        },
+        CustomerEvent::CustomerAddressRemoved { address_id },
+        CustomerEvent::CustomerSegmentsAssigned {
+            segments: vec!["new".into(), "vip".into()],
+            added: vec!["vip".into()],
+            removed: vec![],
+        },
+    ];
+    let decoded = support::round_trip(
+        "customer",
+        &customer.to_string(),
+        CustomerEvent::EVENT_TYPES,
+        &events,
+    );
+
+    let registered = &decoded[0];
+    assert_eq!(registered.topic, "customer.updated");
+    assert_eq!(registered.get("customerId"), &Value::Uuid(customer));
+    assert_eq!(registered.get("sequence"), &Value::Long(1));
+    assert_eq!(registered.get("email"), &s("an@example.com"));
+    assert_eq!(registered.get("phone"), &null());
+
+    let updated = &decoded[1];
+    assert_eq!(
+        updated.get("changedFields"),
+        &Value::Array(vec![s("firstName"), s("phone")])
+    );
+    assert_eq!(updated.get("firstName"), &some(s("Anh")));
+    assert_eq!(updated.get("phone"), &null(), "phone removed");
+    assert_eq!(updated.get("email"), &null(), "email unchanged");
+
+    let moved = &decoded[3];
+    assert_eq!(moved.record, "CustomerAddressUpdated");
+    let Value::Record(address) = moved.get("address") else {
+        panic!("address is a record")
+    };
+    assert!(address.contains(&("city".into(), s("Hue"))));
+    assert!(address.contains(&("postalCode".into(), s("100000"))));
+
+    let segments = &decoded[5];
+    assert_eq!(segments.topic, "customer.segment.recalculated");
+    assert_eq!(segments.get("added"), &Value::Array(vec![s("vip")]));
+}
+
+#[test]
+fn a_payload_of_another_variant_or_shape_is_refused_naming_the_event() {
+    let schemas = shopcore_event_schemas::EventSchemas::embedded().unwrap();
+    let payload = serde_json::json!({ "CustomerAddressRemoved": { "addressId": Uuid::nil() } });
+    let event_id = Uuid::now_v7();
+    let envelope = shopcore_event_schemas::EventEnvelope {
+        event_id,
+        aggregate_type: "customer",
+        aggregate_id: &Uuid::nil().to_string(),
+        sequence: 2,
+        event_type: "CustomerRegistered",
+        event_version: "1",
+        recorded_at: chrono::Utc::now(),
+        payload: &payload,
+    };
+    let error = schemas.to_avro(&envelope).unwrap_err();
+    assert_eq!(error.reason(), "invalid_payload");
+    assert!(error.to_string().contains(&event_id.to_string()), "{error}");
+
+    let unknown = shopcore_event_schemas::EventEnvelope {
+        event_type: "CustomerErased",
+        ..envelope
+    };
+    let error = schemas.to_avro(&unknown).unwrap_err();
+    assert_eq!(error.reason(), "unmapped_event_type");
+    assert!(error.to_string().contains("CustomerErased"), "{error}");
+}
