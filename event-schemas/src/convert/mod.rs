@@ -5,11 +5,16 @@
 //! fail instead). The records are built as [`Value`]s and then resolved against the branch
 //! schema, which checks them and fills logical types and union branches.
 
+mod cart;
+mod catalog;
 mod customer;
+mod pricing;
 
 use apache_avro::types::Value;
+use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::de::DeserializeOwned;
+use shopcore_domain::money::Money;
 use uuid::Uuid;
 
 use crate::envelope::EventEnvelope;
@@ -19,6 +24,9 @@ use crate::error::EncodeError;
 pub(crate) fn to_record(event: &EventEnvelope<'_>) -> Result<Value, EncodeError> {
     match event.aggregate_type {
         "customer" => customer::to_record(event),
+        "product" => catalog::to_record(event),
+        "price_book" | "price_rule" | "promotion" | "currency_rate" => pricing::to_record(event),
+        "cart" => cart::to_record(event),
         _ => Err(EncodeError::Unmapped {
             event_id: event.event_id,
             event_type: event.event_type.into(),
@@ -89,6 +97,30 @@ impl Record {
         self.field(name, Value::Long(value))
     }
 
+    pub(crate) fn int(self, name: &str, value: i32) -> Self {
+        self.field(name, Value::Int(value))
+    }
+
+    pub(crate) fn boolean(self, name: &str, value: bool) -> Self {
+        self.field(name, Value::Boolean(value))
+    }
+
+    /// A `timestamp-micros` field.
+    pub(crate) fn timestamp(self, name: &str, value: DateTime<Utc>) -> Self {
+        self.field(name, timestamp(value))
+    }
+
+    /// A `Money` record field.
+    pub(crate) fn money(self, name: &str, value: Money) -> Self {
+        self.field(name, money(value))
+    }
+
+    /// An Avro enum field; the symbol is checked against the schema when the record is
+    /// resolved (which also sets its index).
+    pub(crate) fn symbol(self, name: &str, symbol: &str) -> Self {
+        self.field(name, Value::Enum(0, symbol.to_owned()))
+    }
+
     /// A `["null", T]` field.
     pub(crate) fn optional(self, name: &str, value: Option<Value>) -> Self {
         self.field(name, nullable(value))
@@ -122,6 +154,23 @@ pub(crate) fn string_array<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -
             .map(|s| Value::String(s.as_ref().to_owned()))
             .collect(),
     )
+}
+
+/// A `timestamp-micros` value.
+pub(crate) fn timestamp(value: DateTime<Utc>) -> Value {
+    Value::TimestampMicros(value.timestamp_micros())
+}
+
+/// The `Money` record of every context: `{amountMinor, currency}`.
+pub(crate) fn money(value: Money) -> Value {
+    Record::new()
+        .long("amountMinor", value.amount())
+        .string("currency", value.currency().code())
+        .build()
+}
+
+pub(crate) fn uuid_array(values: impl IntoIterator<Item = Uuid>) -> Value {
+    Value::Array(values.into_iter().map(Value::Uuid).collect())
 }
 
 /// The aggregate id as a UUID, for aggregates keyed by one.

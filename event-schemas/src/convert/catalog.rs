@@ -1,0 +1,145 @@
+//! `shopcore.catalog` records.
+
+use std::collections::HashMap;
+
+use apache_avro::types::Value;
+use shopcore_domain::catalog::{
+    AttributeValue, Attributes, FieldChange, MediaRef, ProductEvent, Variant,
+};
+
+use super::{domain_event, money, string_array, uuid_id, Record};
+use crate::envelope::EventEnvelope;
+use crate::error::EncodeError;
+
+pub(super) fn to_record(event: &EventEnvelope<'_>) -> Result<Value, EncodeError> {
+    let domain: ProductEvent = domain_event(event)?;
+    let head = Record::event(event, "productId", uuid_id(event)?);
+    Ok(match domain {
+        ProductEvent::ProductCreated {
+            product_id: _,
+            name,
+            description,
+            brand,
+            attributes,
+            categories,
+            created_at,
+        } => head
+            .string("name", name)
+            .string("description", description)
+            .optional("brand", brand.map(Value::String))
+            .field("attributes", attributes_map(attributes))
+            .strings("categories", categories)
+            .timestamp("createdAt", created_at),
+        ProductEvent::ProductUpdated { changes } => head.field("changes", field_changes(changes)),
+        ProductEvent::ProductVariantAdded { variant } => {
+            head.field("variant", variant_record(variant))
+        }
+        ProductEvent::ProductVariantUpdated {
+            variant_id,
+            changes,
+        } => head
+            .uuid("variantId", variant_id)
+            .field("changes", field_changes(changes)),
+        ProductEvent::ProductVariantRemoved { variant_id, sku } => {
+            head.uuid("variantId", variant_id).string("sku", sku)
+        }
+        ProductEvent::ProductCategoriesAssigned {
+            categories,
+            added,
+            removed,
+        } => head
+            .strings("categories", categories)
+            .strings("added", added)
+            .strings("removed", removed),
+        ProductEvent::ProductMediaAttached { media } => head.field("media", media_record(media)),
+        ProductEvent::ProductPublished { published_at } => {
+            head.timestamp("publishedAt", published_at)
+        }
+        ProductEvent::ProductUnpublished { unpublished_at } => {
+            head.timestamp("unpublishedAt", unpublished_at)
+        }
+        ProductEvent::ProductDiscontinued { discontinued_at } => {
+            head.timestamp("discontinuedAt", discontinued_at)
+        }
+    }
+    .build())
+}
+
+/// `AttributeValue`: a `kind` enum and one value field set, the others null.
+fn attribute_value(value: AttributeValue) -> Value {
+    let (kind, text, integer, boolean, money_value, text_list) = match value {
+        AttributeValue::Text(text) => ("TEXT", Some(Value::String(text)), None, None, None, None),
+        AttributeValue::Integer(n) => ("INTEGER", None, Some(Value::Long(n)), None, None, None),
+        AttributeValue::Boolean(b) => ("BOOLEAN", None, None, Some(Value::Boolean(b)), None, None),
+        AttributeValue::Money(m) => ("MONEY", None, None, None, Some(money(m)), None),
+        AttributeValue::TextList(items) => (
+            "TEXT_LIST",
+            None,
+            None,
+            None,
+            None,
+            Some(string_array(items)),
+        ),
+    };
+    Record::new()
+        .symbol("kind", kind)
+        .optional("text", text)
+        .optional("integer", integer)
+        .optional("boolean", boolean)
+        .optional("money", money_value)
+        .optional("textList", text_list)
+        .build()
+}
+
+fn attributes_map(attributes: Attributes) -> Value {
+    Value::Map(
+        attributes
+            .into_iter()
+            .map(|(key, value)| (key, attribute_value(value)))
+            .collect::<HashMap<_, _>>(),
+    )
+}
+
+fn field_changes(changes: Vec<FieldChange>) -> Value {
+    Value::Array(
+        changes
+            .into_iter()
+            .map(|change| {
+                let FieldChange { field, old, new } = change;
+                Record::new()
+                    .string("field", field)
+                    .optional("oldValue", old.map(attribute_value))
+                    .optional("newValue", new.map(attribute_value))
+                    .build()
+            })
+            .collect(),
+    )
+}
+
+fn variant_record(variant: Variant) -> Value {
+    let Variant {
+        variant_id,
+        sku,
+        attributes,
+    } = variant;
+    Record::new()
+        .uuid("variantId", variant_id)
+        .string("sku", sku)
+        .field("attributes", attributes_map(attributes))
+        .build()
+}
+
+fn media_record(media: MediaRef) -> Value {
+    let MediaRef {
+        media_id,
+        uri,
+        content_type,
+        alt_text,
+    } = media;
+    Record::new()
+        .uuid("mediaId", media_id)
+        .string("uri", uri)
+        .string("contentType", content_type)
+        .optional("altText", alt_text.map(Value::String))
+        .build()
+}
