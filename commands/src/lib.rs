@@ -17,6 +17,7 @@ pub mod event_store;
 pub mod grpc;
 pub mod metadata;
 pub mod pipeline;
+pub mod relay;
 pub mod seed;
 pub mod settings;
 pub mod testing;

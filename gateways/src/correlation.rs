@@ -17,9 +17,30 @@ use uuid::Uuid;
 
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 
-/// The correlation id of the current request.
+/// The correlation id of the current request, and the W3C `traceparent` the client sent.
 #[derive(Debug, Clone)]
-pub struct CorrelationId(pub String);
+pub struct CorrelationId(pub String, pub Option<String>);
+
+impl CorrelationId {
+    /// The trace context to hand on: this process's span when tracing is on, else the client's
+    /// `traceparent` unchanged, so a trace is not cut by a hop that does not export spans.
+    pub fn traceparent(&self) -> Option<String> {
+        shopcore_telemetry::traceparent().or_else(|| self.1.clone())
+    }
+}
+
+/// A syntactically valid W3C traceparent (`00-<32 hex>-<16 hex>-<2 hex>`).
+fn valid_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    parts.len() == 4
+        && hex(parts[0], 2)
+        && hex(parts[1], 32)
+        && hex(parts[2], 16)
+        && hex(parts[3], 2)
+        && parts[1] != "0".repeat(32)
+        && parts[2] != "0".repeat(16)
+}
 
 static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     let counter = IntCounterVec::new(
@@ -62,10 +83,20 @@ pub async fn correlate(mut request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().to_string();
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| valid_traceparent(v))
+        .map(str::to_owned);
+    let span = tracing::info_span!("http", %method, %route, correlation_id = %correlation_id);
+    if let Some(traceparent) = &traceparent {
+        shopcore_telemetry::set_parent_from_traceparent(&span, traceparent);
+    }
     request
         .extensions_mut()
-        .insert(CorrelationId(correlation_id.clone()));
-    let span = tracing::info_span!("http", %method, %route, correlation_id = %correlation_id);
+        .insert(CorrelationId(correlation_id.clone(), traceparent));
     let started = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();

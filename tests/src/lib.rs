@@ -40,6 +40,15 @@ async fn spawn(
     envs: &[(&str, String)],
     address_field: &str,
 ) -> anyhow::Result<(Process, String)> {
+    spawn_with_args(name, &[], envs, address_field).await
+}
+
+async fn spawn_with_args(
+    name: &str,
+    args: &[&str],
+    envs: &[(&str, String)],
+    address_field: &str,
+) -> anyhow::Result<(Process, String)> {
     let path = bin_dir()?.join(name);
     if !path.exists() {
         bail!(
@@ -49,6 +58,7 @@ async fn spawn(
     }
     let mut command = Command::new(&path);
     command
+        .args(args)
         .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
         .env("RUST_LOG", env_or("E2E_RUST_LOG", "info"))
         .stdout(Stdio::piped())
@@ -94,6 +104,23 @@ pub struct TestApp {
     database_url: String,
     mysql_url: String,
     processes: Vec<Process>,
+    /// Set by [`TestApp::start_relay`].
+    pub relay: Option<RelayHandle>,
+}
+
+/// The relay of a deployment: its schema registry double, broker and topic prefix.
+pub struct RelayHandle {
+    pub registry: shopcore_event_schemas::registry_double::RegistryDouble,
+    pub kafka_brokers: String,
+    pub topic_prefix: String,
+    pub metrics_url: String,
+}
+
+impl RelayHandle {
+    /// The Kafka topic of a topic-map entry in this deployment.
+    pub fn topic(&self, topic: &str) -> String {
+        format!("{}{topic}", self.topic_prefix)
+    }
 }
 
 impl TestApp {
@@ -145,7 +172,35 @@ impl TestApp {
             database_url,
             mysql_url,
             processes: vec![commands, projections, gateway],
+            relay: None,
         })
+    }
+
+    /// Starts `shopcore-commands relay` against the shared broker, with a schema registry
+    /// double of this test and a topic prefix of this deployment.
+    pub async fn start_relay(&mut self) -> anyhow::Result<&RelayHandle> {
+        let registry = shopcore_event_schemas::registry_double::RegistryDouble::spawn(
+            "127.0.0.1:0".parse()?,
+        )
+        .await?;
+        let kafka_brokers = env_or("KAFKA_BROKERS", "127.0.0.1:9092");
+        let topic_prefix = format!("e2e{}.", &Uuid::new_v4().simple().to_string()[..10]);
+        let envs = vec![
+            ("DATABASE_URL", self.database_url.clone()),
+            ("KAFKA_BROKERS", kafka_brokers.clone()),
+            ("SCHEMA_REGISTRY_URL", registry.url()),
+            ("KAFKA_TOPIC_PREFIX", topic_prefix.clone()),
+            ("RELAY_METRICS_ADDR", "127.0.0.1:0".into()),
+        ];
+        let (process, metrics_addr) =
+            spawn_with_args("shopcore-commands", &["relay"], &envs, "metrics_addr").await?;
+        self.processes.push(process);
+        Ok(self.relay.insert(RelayHandle {
+            registry,
+            kafka_brokers,
+            topic_prefix,
+            metrics_url: format!("http://{metrics_addr}/metrics"),
+        }))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 use shopcore_commands::app::{shutdown_signal, CommandApp};
 use shopcore_commands::event_store::EventStore;
+use shopcore_commands::event_log::GlobalLog;
+use shopcore_commands::relay::{server, Relay, RelaySettings};
 use shopcore_commands::settings::CommandSettings;
 
 #[derive(Parser)]
@@ -23,6 +25,11 @@ enum Command {
         /// Customers to register (every tenth is VIP).
         #[arg(long, default_value_t = 1000)]
         customers: usize,
+    },
+    /// Publish every stored event to Kafka (Avro, schema registry ids) until stopped.
+    Relay {
+        #[command(flatten)]
+        relay: RelaySettings,
     },
 }
 
@@ -47,6 +54,21 @@ async fn main() -> anyhow::Result<()> {
                 report.events_written,
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Relay { relay } => {
+            tracing::info!(settings = ?cli.settings, relay = ?relay, "starting");
+            let store = EventStore::connect(&cli.settings.database_url, 4).await?;
+            let listener = tokio::net::TcpListener::bind(relay.metrics_addr).await?;
+            let relay = Relay::new(relay, GlobalLog::new(store.pool().clone()))?;
+            tracing::info!(metrics_addr = %listener.local_addr()?, "listening");
+            server::spawn(listener, relay.state());
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            relay.run(stopped).await;
             Ok(())
         }
     }

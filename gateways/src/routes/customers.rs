@@ -113,7 +113,7 @@ fn grpc_request<T>(message: T, correlation: &CorrelationId) -> tonic::Request<T>
     if let Ok(value) = correlation.0.parse() {
         request.metadata_mut().insert(CORRELATION_HEADER, value);
     }
-    if let Some(value) = shopcore_telemetry::traceparent().and_then(|t| t.parse().ok()) {
+    if let Some(value) = correlation.traceparent().and_then(|t| t.parse().ok()) {
         request.metadata_mut().insert("traceparent", value);
     }
     request

@@ -102,3 +102,15 @@ pub fn set_parent_from_traceparent(span: &tracing::Span, traceparent: &str) {
     // An invalid or unsampled parent only loses the link; it never fails the request.
     let _ = span.set_parent(context);
 }
+
+/// Links `span` to the span named by a W3C `traceparent` (for work that serves many traces at
+/// once, such as a relay batch). An invalid or unsampled traceparent adds no link.
+pub fn link_traceparent(span: &tracing::Span, traceparent: &str) {
+    use opentelemetry::trace::TraceContextExt as _;
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let context = TraceContextPropagator::new().extract(&carrier);
+    let span_context = context.span().span_context().clone();
+    if span_context.is_valid() {
+        span.add_link(span_context);
+    }
+}

@@ -1,0 +1,367 @@
+//! The Kafka relay against the real broker (tansu) and Postgres, with the schema registry
+//! double: a broker outage under load loses nothing and keeps per-aggregate order; an event
+//! that cannot be published stops the relay, naming it, after publishing what precedes it.
+
+use std::collections::{HashMap, HashSet};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shopcore_commands::event_log::GlobalLog;
+use shopcore_commands::relay::{Relay, RelaySettings, RelayState};
+use shopcore_commands::testing::{consume, kafka_brokers, Consumed, TestEventStore};
+use shopcore_domain::customer::CustomerEvent;
+use shopcore_event_schemas::registry_double::RegistryDouble;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+struct RunningRelay {
+    relay: Arc<Relay>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningRelay {
+    fn start(settings: RelaySettings, pool: &PgPool) -> anyhow::Result<Self> {
+        let relay = Arc::new(Relay::new(settings, GlobalLog::new(pool.clone()))?);
+        let (stop, stopped) = watch::channel(false);
+        let task = tokio::spawn({
+            let relay = relay.clone();
+            async move { relay.run(stopped).await }
+        });
+        Ok(Self { relay, stop, task })
+    }
+
+    fn state(&self) -> RelayState {
+        self.relay.state().lock().unwrap().clone()
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(30), self.task).await;
+    }
+}
+
+fn prefix() -> String {
+    format!("t{}.", &Uuid::new_v4().simple().to_string()[..10])
+}
+
+async fn checkpoint(pool: &PgPool) -> anyhow::Result<u64> {
+    let position: Option<i64> =
+        sqlx::query_scalar("SELECT position FROM relay_checkpoints WHERE name = 'kafka'")
+            .fetch_optional(pool)
+            .await?;
+    Ok(position.unwrap_or(0) as u64)
+}
+
+/// Waits until the relay checkpoint reaches the head of the log.
+async fn caught_up(pool: &PgPool, timeout: Duration) -> anyhow::Result<u64> {
+    let log = GlobalLog::new(pool.clone());
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let head = log.head().await?;
+        let checkpoint = checkpoint(pool).await?;
+        if head > 0 && checkpoint == head {
+            return Ok(head);
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("relay at {checkpoint}, head at {head} after {timeout:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Appends a customer event as stored by the event store, bypassing the domain (the relay must
+/// cope with whatever the store holds).
+async fn insert(
+    pool: &PgPool,
+    customer: Uuid,
+    sequence: i64,
+    event_type: &str,
+    payload: serde_json::Value,
+) -> anyhow::Result<(u64, Uuid)> {
+    let (position, event_id): (i64, Uuid) = sqlx::query_as(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ('customer', $1, $2, $3, '1', $4, '{}'::jsonb) RETURNING position, event_id",
+    )
+    .bind(customer.to_string())
+    .bind(sequence)
+    .bind(event_type)
+    .bind(payload)
+    .fetch_one(pool)
+    .await?;
+    Ok((position as u64, event_id))
+}
+
+fn registered(customer: Uuid, first_name: &str) -> serde_json::Value {
+    serde_json::to_value(CustomerEvent::CustomerRegistered {
+        customer_id: customer,
+        email: format!("{customer}@example.com"),
+        first_name: first_name.into(),
+        last_name: "Tester".into(),
+        phone: None,
+    })
+    .unwrap()
+}
+
+fn event_ids(messages: &[Consumed]) -> Vec<String> {
+    messages
+        .iter()
+        .map(|m| m.header("event_id").unwrap_or_default().to_owned())
+        .collect()
+}
+
+// --- broker outage -------------------------------------------------------------------------
+
+fn tansu_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("TANSU_BIN") {
+        return path.into();
+    }
+    let home = std::env::var_os("SHOPCORE_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/shopcore")
+    });
+    home.join("bin/tansu")
+}
+
+/// A tansu broker of this test's own, on disk (SQLite), so that it can be stopped and restarted
+/// without touching the shared broker or losing what it acknowledged.
+struct OwnBroker {
+    port: u16,
+    db: PathBuf,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnBroker {
+    async fn start(dir: &std::path::Path) -> anyhow::Result<Self> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut broker = Self {
+            port,
+            db: dir.join("tansu.db"),
+            child: None,
+        };
+        broker.restart().await?;
+        Ok(broker)
+    }
+
+    fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let child = tokio::process::Command::new(tansu_binary())
+            .arg("broker")
+            .arg("--storage-engine")
+            .arg(format!("sqlite://{}", self.db.display()))
+            .arg("--kafka-listener-url")
+            .arg(&url)
+            .arg("--kafka-advertised-listener-url")
+            .arg(&url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(self.address()).await.is_err() {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "tansu did not listen on {} within 30 s",
+                self.address()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    async fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broker_outage_under_load_loses_nothing_and_keeps_order() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut broker = OwnBroker::start(dir.path()).await?;
+    let db = TestEventStore::create().await?;
+    let pool = db.store.pool().clone();
+    let registry = RegistryDouble::spawn("127.0.0.1:0".parse()?).await?;
+    let prefix = prefix();
+    let mut settings = RelaySettings::local(&broker.address(), &registry.url(), &prefix);
+    settings.batch_size = 100;
+    settings.delivery_timeout_ms = 2_000;
+    let relay = RunningRelay::start(settings.clone(), &pool)?;
+
+    // Load: customers registered and segmented through the command pipeline, all along.
+    let load = tokio::spawn({
+        let store = db.store.clone();
+        async move { shopcore_commands::seed::seed_customers(&store, 600).await }
+    });
+    // Stop the broker once the relay has published part of the load…
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while checkpoint(&pool).await? < 100 {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "relay published nothing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    broker.kill().await?;
+    let written_before_outage = GlobalLog::new(pool.clone()).head().await?;
+    // …keep it down long enough for deliveries to time out, watching the relay retry…
+    let mut saw_retrying = false;
+    for _ in 0..60 {
+        saw_retrying |= matches!(relay.state(), RelayState::Retrying(_));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let written_during_outage = GlobalLog::new(pool.clone()).head().await? - written_before_outage;
+    // …and bring it back.
+    broker.restart().await?;
+    let report = load.await??;
+    let head = caught_up(&pool, Duration::from_secs(120)).await?;
+    relay.stop().await;
+
+    assert!(saw_retrying, "the relay noticed the outage");
+    assert!(written_during_outage > 0, "commands kept succeeding while the broker was down");
+    assert_eq!(report.events_written, 1_200);
+
+    let stored = GlobalLog::new(pool.clone()).read_after(0, 10_000, None).await?;
+    assert_eq!(stored.len() as u64, report.events_written);
+    assert_eq!(stored.last().map(|e| e.position), Some(head));
+    let topics: Vec<String> = ["customer.updated", "customer.segment.recalculated"]
+        .iter()
+        .map(|t| format!("{prefix}{t}"))
+        .collect();
+    let messages = consume(
+        &broker.address(),
+        &topics,
+        settings.topic_partitions,
+        stored.len(),
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+    )
+    .await?;
+
+    // Every event arrived; duplicates are allowed (at-least-once) and dropped by event id.
+    let mut first_seen = HashMap::new();
+    for (index, id) in event_ids(&messages).into_iter().enumerate() {
+        first_seen.entry(id).or_insert(index);
+    }
+    let stored_ids: HashSet<String> = stored.iter().map(|e| e.event_id.to_string()).collect();
+    let delivered: HashSet<String> = first_seen.keys().cloned().collect();
+    assert_eq!(
+        stored_ids.difference(&delivered).count(),
+        0,
+        "events missing from Kafka"
+    );
+    assert_eq!(delivered.len(), stored.len(), "nothing but stored events");
+    // Per topic and key, the first copies come in sequence order.
+    let mut last: HashMap<(String, String), u64> = HashMap::new();
+    let mut deduplicated = 0;
+    for (index, message) in messages.iter().enumerate() {
+        if first_seen[message.header("event_id").unwrap()] != index {
+            deduplicated += 1;
+            continue;
+        }
+        let sequence: u64 = message.header("sequence").unwrap().parse()?;
+        let previous = last
+            .insert((message.topic.clone(), message.key.clone()), sequence)
+            .unwrap_or(0);
+        assert!(
+            sequence > previous,
+            "{}: sequence {sequence} after {previous} on {}",
+            message.key,
+            message.topic
+        );
+    }
+    eprintln!(
+        "outage test: {} events, {} messages, {} duplicates dropped, {} events written during the outage",
+        stored.len(),
+        messages.len(),
+        deduplicated,
+        written_during_outage
+    );
+    broker.kill().await?;
+    db.drop_database().await
+}
+
+// --- events that cannot be published -------------------------------------------------------
+
+/// Runs the relay until it halts and returns the halt message.
+async fn run_until_halted(settings: RelaySettings, pool: &PgPool) -> anyhow::Result<String> {
+    let relay = RunningRelay::start(settings, pool)?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let message = loop {
+        if let RelayState::Halted(message) = relay.state() {
+            break message;
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "relay did not halt: {:?}",
+            relay.state()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    relay.stop().await;
+    Ok(message)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_type_without_schema_halts_the_relay_naming_it() -> anyhow::Result<()> {
+    let db = TestEventStore::create().await?;
+    let pool = db.store.pool().clone();
+    let registry = RegistryDouble::spawn("127.0.0.1:0".parse()?).await?;
+    let prefix = prefix();
+    let settings = RelaySettings::local(&kafka_brokers(), &registry.url(), &prefix);
+
+    let customer = Uuid::new_v4();
+    let (before, first_id) = insert(&pool, customer, 1, "CustomerRegistered", registered(customer, "A")).await?;
+    let (_, unknown_id) = insert(
+        &pool,
+        customer,
+        2,
+        "CustomerErased",
+        serde_json::json!({ "CustomerErased": {} }),
+    )
+    .await?;
+    insert(&pool, Uuid::new_v4(), 1, "CustomerRegistered", registered(Uuid::new_v4(), "B")).await?;
+
+    let message = run_until_halted(settings.clone(), &pool).await?;
+    assert!(message.contains("CustomerErased"), "{message}");
+    assert!(message.contains(&unknown_id.to_string()), "{message}");
+    assert_eq!(checkpoint(&pool).await?, before, "stopped right before it");
+
+    let messages = consume(
+        &kafka_brokers(),
+        &[format!("{prefix}customer.updated")],
+        settings.topic_partitions,
+        1,
+        Duration::from_secs(2),
+        Duration::from_secs(30),
+    )
+    .await?;
+    assert_eq!(event_ids(&messages), vec![first_id.to_string()], "only what precedes it");
+    db.drop_database().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_size_limit_halts_the_relay_naming_its_event() -> anyhow::Result<()> {
+    let db = TestEventStore::create().await?;
+    let pool = db.store.pool().clone();
+    let registry = RegistryDouble::spawn("127.0.0.1:0".parse()?).await?;
+    let mut settings = RelaySettings::local(&kafka_brokers(), &registry.url(), &prefix());
+    settings.message_max_bytes = 1_000; // librdkafka's minimum
+
+    let small = Uuid::new_v4();
+    let (before, _) = insert(&pool, small, 1, "CustomerRegistered", registered(small, "Small")).await?;
+    let big = Uuid::new_v4();
+    let (_, big_id) = insert(&pool, big, 1, "CustomerRegistered", registered(big, &"x".repeat(2_000))).await?;
+
+    let message = run_until_halted(settings, &pool).await?;
+    assert!(message.contains(&big_id.to_string()), "{message}");
+    assert!(message.contains("size limit"), "{message}");
+    assert_eq!(checkpoint(&pool).await?, before);
+    db.drop_database().await
+}
