@@ -19,7 +19,10 @@ fn main() {
             if path.extension().and_then(|e| e.to_str()) != Some("avsc") {
                 continue;
             }
-            let stem = path.file_stem().and_then(|s| s.to_str()).expect("UTF-8 file name");
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .expect("UTF-8 file name");
             let (event_type, version) = stem
                 .rsplit_once(".v")
                 .unwrap_or_else(|| panic!("{}: expected <EventType>.v<N>.avsc", path.display()));

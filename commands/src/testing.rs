@@ -75,7 +75,10 @@ pub async fn consume(
 
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("group.id", format!("shopcore-test-{}", uuid::Uuid::new_v4()))
+        .set(
+            "group.id",
+            format!("shopcore-test-{}", uuid::Uuid::new_v4()),
+        )
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .create()?;

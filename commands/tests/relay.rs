@@ -119,9 +119,12 @@ fn tansu_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("TANSU_BIN") {
         return path.into();
     }
-    let home = std::env::var_os("SHOPCORE_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/shopcore")
-    });
+    let home = std::env::var_os("SHOPCORE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".local/share/shopcore")
+        });
     home.join("bin/tansu")
 }
 
@@ -129,7 +132,7 @@ fn tansu_binary() -> PathBuf {
 /// without touching the shared broker or losing what it acknowledged.
 struct OwnBroker {
     port: u16,
-    db: PathBuf,
+    dir: PathBuf,
     child: Option<tokio::process::Child>,
 }
 
@@ -138,7 +141,7 @@ impl OwnBroker {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let mut broker = Self {
             port,
-            db: dir.join("tansu.db"),
+            dir: dir.to_path_buf(),
             child: None,
         };
         broker.restart().await?;
@@ -154,18 +157,23 @@ impl OwnBroker {
         let child = tokio::process::Command::new(tansu_binary())
             .arg("broker")
             .arg("--storage-engine")
-            .arg(format!("sqlite://{}", self.db.display()))
+            // A relative path: tansu resolves the URL's path against its working directory.
+            .arg("sqlite://tansu.db")
             .arg("--kafka-listener-url")
             .arg(&url)
             .arg("--kafka-advertised-listener-url")
             .arg(&url)
+            .current_dir(&self.dir)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()?;
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(self.address()).await.is_err() {
+        while tokio::net::TcpStream::connect(self.address())
+            .await
+            .is_err()
+        {
             anyhow::ensure!(
                 tokio::time::Instant::now() < deadline,
                 "tansu did not listen on {} within 30 s",
@@ -186,6 +194,10 @@ impl OwnBroker {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_broker_outage_under_load_loses_nothing_and_keeps_order() -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir()?;
     let mut broker = OwnBroker::start(dir.path()).await?;
     let db = TestEventStore::create().await?;
@@ -205,7 +217,10 @@ async fn a_broker_outage_under_load_loses_nothing_and_keeps_order() -> anyhow::R
     // Stop the broker once the relay has published part of the load…
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while checkpoint(&pool).await? < 100 {
-        anyhow::ensure!(tokio::time::Instant::now() < deadline, "relay published nothing");
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "relay published nothing"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     broker.kill().await?;
@@ -224,10 +239,15 @@ async fn a_broker_outage_under_load_loses_nothing_and_keeps_order() -> anyhow::R
     relay.stop().await;
 
     assert!(saw_retrying, "the relay noticed the outage");
-    assert!(written_during_outage > 0, "commands kept succeeding while the broker was down");
+    assert!(
+        written_during_outage > 0,
+        "commands kept succeeding while the broker was down"
+    );
     assert_eq!(report.events_written, 1_200);
 
-    let stored = GlobalLog::new(pool.clone()).read_after(0, 10_000, None).await?;
+    let stored = GlobalLog::new(pool.clone())
+        .read_after(0, 10_000, None)
+        .await?;
     assert_eq!(stored.len() as u64, report.events_written);
     assert_eq!(stored.last().map(|e| e.position), Some(head));
     let topics: Vec<String> = ["customer.updated", "customer.segment.recalculated"]
@@ -317,7 +337,14 @@ async fn an_event_type_without_schema_halts_the_relay_naming_it() -> anyhow::Res
     let settings = RelaySettings::local(&kafka_brokers(), &registry.url(), &prefix);
 
     let customer = Uuid::new_v4();
-    let (before, first_id) = insert(&pool, customer, 1, "CustomerRegistered", registered(customer, "A")).await?;
+    let (before, first_id) = insert(
+        &pool,
+        customer,
+        1,
+        "CustomerRegistered",
+        registered(customer, "A"),
+    )
+    .await?;
     let (_, unknown_id) = insert(
         &pool,
         customer,
@@ -326,7 +353,14 @@ async fn an_event_type_without_schema_halts_the_relay_naming_it() -> anyhow::Res
         serde_json::json!({ "CustomerErased": {} }),
     )
     .await?;
-    insert(&pool, Uuid::new_v4(), 1, "CustomerRegistered", registered(Uuid::new_v4(), "B")).await?;
+    insert(
+        &pool,
+        Uuid::new_v4(),
+        1,
+        "CustomerRegistered",
+        registered(Uuid::new_v4(), "B"),
+    )
+    .await?;
 
     let message = run_until_halted(settings.clone(), &pool).await?;
     assert!(message.contains("CustomerErased"), "{message}");
@@ -342,7 +376,11 @@ async fn an_event_type_without_schema_halts_the_relay_naming_it() -> anyhow::Res
         Duration::from_secs(30),
     )
     .await?;
-    assert_eq!(event_ids(&messages), vec![first_id.to_string()], "only what precedes it");
+    assert_eq!(
+        event_ids(&messages),
+        vec![first_id.to_string()],
+        "only what precedes it"
+    );
     db.drop_database().await
 }
 
@@ -355,9 +393,23 @@ async fn a_message_over_the_size_limit_halts_the_relay_naming_its_event() -> any
     settings.message_max_bytes = 1_000; // librdkafka's minimum
 
     let small = Uuid::new_v4();
-    let (before, _) = insert(&pool, small, 1, "CustomerRegistered", registered(small, "Small")).await?;
+    let (before, _) = insert(
+        &pool,
+        small,
+        1,
+        "CustomerRegistered",
+        registered(small, "Small"),
+    )
+    .await?;
     let big = Uuid::new_v4();
-    let (_, big_id) = insert(&pool, big, 1, "CustomerRegistered", registered(big, &"x".repeat(2_000))).await?;
+    let (_, big_id) = insert(
+        &pool,
+        big,
+        1,
+        "CustomerRegistered",
+        registered(big, &"x".repeat(2_000)),
+    )
+    .await?;
 
     let message = run_until_halted(settings, &pool).await?;
     assert!(message.contains(&big_id.to_string()), "{message}");

@@ -42,10 +42,17 @@ pub fn document(schemas: &EventSchemas) -> anyhow::Result<Value> {
                     "name": name,
                     "title": format!("{event_type} v{version}"),
                     "summary": summary,
-                    "description": format!(
-                        "Branch {branch} of the `{}` union. Value: Confluent wire format (magic byte 0, 4-byte schema id, Avro binary).",
-                        spec.value_subject()
-                    ),
+                    "description": if topic.branches().len() > 1 {
+                        format!(
+                            "Branch {branch} of the `{}` union. Value: Confluent wire format (magic byte 0, 4-byte schema id, Avro binary).",
+                            spec.value_subject()
+                        )
+                    } else {
+                        format!(
+                            "The `{}` schema. Value: Confluent wire format (magic byte 0, 4-byte schema id, Avro binary).",
+                            spec.value_subject()
+                        )
+                    },
                     "contentType": "application/vnd.apache.avro+binary",
                     "schemaFormat": "application/vnd.apache.avro+json;version=1.9.0",
                     "headers": message_headers(event_type, version),
@@ -125,7 +132,10 @@ fn message_headers(event_type: &str, version: u32) -> Value {
 /// `customer.segment.recalculated` → `onCustomerSegmentRecalculated`.
 fn operation_id(topic: &str) -> String {
     let mut id = String::from("on");
-    for part in topic.split('.').filter(|p| !(p.starts_with('v') && p[1..].parse::<u32>().is_ok())) {
+    for part in topic
+        .split('.')
+        .filter(|p| !(p.starts_with('v') && p[1..].parse::<u32>().is_ok()))
+    {
         let mut chars = part.chars();
         if let Some(first) = chars.next() {
             id.extend(first.to_uppercase());

@@ -184,12 +184,16 @@ mod tests {
         Schema::parse_str(json).expect("valid schema")
     }
 
-    const V1: &str = r#"[{"type":"record","name":"A","namespace":"t","fields":[{"name":"x","type":"string"}]}]"#;
+    const V1: &str =
+        r#"[{"type":"record","name":"A","namespace":"t","fields":[{"name":"x","type":"string"}]}]"#;
 
     #[test]
     fn adding_an_optional_field_or_a_branch_is_backward_compatible() {
         let with_default = r#"[{"type":"record","name":"A","namespace":"t","fields":[{"name":"x","type":"string"},{"name":"y","type":["null","string"],"default":null}]}]"#;
-        assert_eq!(backward_compatible(&parse(V1), &parse(with_default)), Ok(()));
+        assert_eq!(
+            backward_compatible(&parse(V1), &parse(with_default)),
+            Ok(())
+        );
         let new_branch = r#"[{"type":"record","name":"A","namespace":"t","fields":[{"name":"x","type":"string"}]},{"type":"record","name":"B","namespace":"t","fields":[]}]"#;
         assert_eq!(backward_compatible(&parse(V1), &parse(new_branch)), Ok(()));
     }

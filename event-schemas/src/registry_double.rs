@@ -82,14 +82,25 @@ impl RegistryDouble {
 fn router(state: Arc<Mutex<Registry>>) -> Router {
     Router::new()
         .route("/subjects", get(list_subjects))
-        .route("/subjects/{subject}/versions", post(register).get(list_versions))
-        .route("/subjects/{subject}/versions/{version}", get(subject_version))
+        .route(
+            "/subjects/{subject}/versions",
+            post(register).get(list_versions),
+        )
+        .route(
+            "/subjects/{subject}/versions/{version}",
+            get(subject_version),
+        )
         .route("/schemas/ids/{id}", get(schema_by_id))
         .with_state(state)
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
-    (status, [(header::CONTENT_TYPE, CONTENT_TYPE)], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn error(status: StatusCode, code: u32, message: &str) -> Response {
@@ -134,9 +145,8 @@ async fn register(
         }
     };
     let canonical = schema.canonical_form();
-    let same = |text: &String| {
-        Schema::parse_str(text).is_ok_and(|s| s.canonical_form() == canonical)
-    };
+    let same =
+        |text: &String| Schema::parse_str(text).is_ok_and(|s| s.canonical_form() == canonical);
     let versions = registry.subjects.get(&subject).cloned().unwrap_or_default();
     if let Some(id) = versions
         .iter()

@@ -62,7 +62,8 @@ pub struct AvroEvent {
     pub topic: &'static str,
     /// Version of the event's schema (the `.v<N>` of its file).
     pub schema_version: u32,
-    /// `Value::Union(branch, record)`, resolved against the topic schema.
+    /// `Value::Union(branch, record)` for a topic of several event types, the record for a
+    /// topic of one; resolved against the topic schema.
     pub value: Value,
 }
 
@@ -104,8 +105,7 @@ impl EventSchemas {
             let expected_name = record_name(file.event_type, file.version);
             let expected_namespace = format!("shopcore.{}", file.context);
             if json.get("name").and_then(Json::as_str) != Some(expected_name.as_str())
-                || json.get("namespace").and_then(Json::as_str)
-                    != Some(expected_namespace.as_str())
+                || json.get("namespace").and_then(Json::as_str) != Some(expected_namespace.as_str())
             {
                 return Err(SchemaError::File {
                     path: file.path.into(),
@@ -136,9 +136,9 @@ impl EventSchemas {
                         "{event_type} is also mapped to {other}"
                     )));
                 }
-                let versions = by_event.get(event_type).ok_or_else(|| {
-                    topic_error(format!("no schema file for {event_type}"))
-                })?;
+                let versions = by_event
+                    .get(event_type)
+                    .ok_or_else(|| topic_error(format!("no schema file for {event_type}")))?;
                 for file in versions {
                     if file.context != spec.context {
                         return Err(topic_error(format!(
@@ -146,15 +146,21 @@ impl EventSchemas {
                             file.path, file.context, spec.context
                         )));
                     }
-                    let mut json: Json =
-                        serde_json::from_str(file.json).expect("checked above");
+                    let mut json: Json = serde_json::from_str(file.json).expect("checked above");
                     share_named_types(&mut json, None, &mut defined)
                         .map_err(|m| topic_error(format!("{}: {m}", file.path)))?;
                     branches.insert((event_type, file.version), union.len());
                     union.push(json);
                 }
             }
-            let union = Json::Array(union);
+            // A topic of one event type has that record as its schema (a one-branch union only
+            // adds a byte); adding a second type later turns it into a union, which readers of
+            // the record can still be upgraded to (BACKWARD compatible).
+            let union = if union.len() == 1 {
+                union.pop().expect("one")
+            } else {
+                Json::Array(union)
+            };
             let schema = Schema::parse(&union)
                 .map_err(|e| topic_error(format!("the union is not a valid schema: {e}")))?;
             let names = ResolvedSchema::try_from(&schema)
@@ -234,7 +240,10 @@ impl EventSchemas {
         Ok(AvroEvent {
             topic: topic.spec.topic,
             schema_version: version,
-            value: Value::Union(branch as u32, Box::new(resolved)),
+            value: match topic.schema {
+                Schema::Union(_) => Value::Union(branch as u32, Box::new(resolved)),
+                _ => resolved,
+            },
         })
     }
 }

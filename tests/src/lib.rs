@@ -179,10 +179,9 @@ impl TestApp {
     /// Starts `shopcore-commands relay` against the shared broker, with a schema registry
     /// double of this test and a topic prefix of this deployment.
     pub async fn start_relay(&mut self) -> anyhow::Result<&RelayHandle> {
-        let registry = shopcore_event_schemas::registry_double::RegistryDouble::spawn(
-            "127.0.0.1:0".parse()?,
-        )
-        .await?;
+        let registry =
+            shopcore_event_schemas::registry_double::RegistryDouble::spawn("127.0.0.1:0".parse()?)
+                .await?;
         let kafka_brokers = env_or("KAFKA_BROKERS", "127.0.0.1:9092");
         let topic_prefix = format!("e2e{}.", &Uuid::new_v4().simple().to_string()[..10]);
         let envs = vec![

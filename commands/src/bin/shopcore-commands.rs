@@ -2,8 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use shopcore_commands::app::{shutdown_signal, CommandApp};
-use shopcore_commands::event_store::EventStore;
 use shopcore_commands::event_log::GlobalLog;
+use shopcore_commands::event_store::EventStore;
 use shopcore_commands::relay::{server, Relay, RelaySettings};
 use shopcore_commands::settings::CommandSettings;
 

@@ -60,7 +60,10 @@ pub fn producer(settings: &RelaySettings) -> Result<FutureProducer<RelayContext>
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("max.in.flight.requests.per.connection", "5")
-        .set("message.timeout.ms", settings.delivery_timeout_ms.to_string())
+        .set(
+            "message.timeout.ms",
+            settings.delivery_timeout_ms.to_string(),
+        )
         .set("message.max.bytes", settings.message_max_bytes.to_string())
         .set("linger.ms", "5")
         .create_with_context(RelayContext)
@@ -68,7 +71,8 @@ pub fn producer(settings: &RelaySettings) -> Result<FutureProducer<RelayContext>
 
 /// Creates the topics that do not exist yet.
 pub async fn ensure_topics(settings: &RelaySettings, topics: &[String]) -> Result<(), KafkaError> {
-    let admin: AdminClient<RelayContext> = base_config(settings).create_with_context(RelayContext)?;
+    let admin: AdminClient<RelayContext> =
+        base_config(settings).create_with_context(RelayContext)?;
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
         .map(|name| {
@@ -84,7 +88,11 @@ pub async fn ensure_topics(settings: &RelaySettings, topics: &[String]) -> Resul
         .operation_timeout(Some(Timeout::After(Duration::from_secs(10))));
     for result in admin.create_topics(&new_topics, &options).await? {
         match result {
-            Ok(topic) => tracing::info!(topic, partitions = settings.topic_partitions, "topic created"),
+            Ok(topic) => tracing::info!(
+                topic,
+                partitions = settings.topic_partitions,
+                "topic created"
+            ),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => {
                 return Err(KafkaError::AdminOp(code)).inspect_err(|_| {

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _, PurgeConfig};
 use schema_registry_converter::async_impl::avro::AvroEncoder;
 use schema_registry_converter::async_impl::schema_registry::SrSettings;
 use schema_registry_converter::schema_registry_common::{
@@ -106,7 +106,8 @@ pub struct Relay {
     settings: RelaySettings,
     log: GlobalLog,
     schemas: &'static EventSchemas,
-    producer: FutureProducer<kafka::RelayContext>,
+    /// Replaced after a failed batch (see [`Relay::reset_producer`]).
+    producer: Mutex<Arc<FutureProducer<kafka::RelayContext>>>,
     encoder: AvroEncoder,
     routes: HashMap<&'static str, Route>,
     state: Arc<Mutex<RelayState>>,
@@ -145,11 +146,34 @@ impl Relay {
             settings,
             log,
             schemas,
-            producer,
+            producer: Mutex::new(Arc::new(producer)),
             encoder: AvroEncoder::new(sr_settings),
             routes,
             state: Arc::new(Mutex::new(RelayState::Starting)),
         })
+    }
+
+    fn producer(&self) -> Arc<FutureProducer<kafka::RelayContext>> {
+        self.producer.lock().expect("producer lock").clone()
+    }
+
+    /// Replaces the producer after a failed batch. The batch is sent again from the checkpoint,
+    /// so the old producer's queue is purged, and the new producer starts a fresh idempotent
+    /// session: a broker that restarted or lost the old session's state (sequence numbers,
+    /// producer epoch) cannot reject the retry as out of sequence.
+    fn reset_producer(&self) {
+        match kafka::producer(&self.settings) {
+            Ok(fresh) => {
+                let old = std::mem::replace(
+                    &mut *self.producer.lock().expect("producer lock"),
+                    Arc::new(fresh),
+                );
+                old.purge(PurgeConfig::default().queue().inflight());
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not create a new producer; keeping the old one")
+            }
+        }
     }
 
     /// A handle on the relay's state, for health endpoints.
@@ -330,7 +354,10 @@ impl Relay {
                     } else {
                         RelayError::transient(
                             "broker",
-                            format!("event {} at position {} not acknowledged: {e}", event.event_id, event.position),
+                            format!(
+                                "event {} at position {} not acknowledged: {e}",
+                                event.event_id, event.position
+                            ),
                         )
                     });
                 }
@@ -359,17 +386,23 @@ impl Relay {
             recorded_at: event.recorded_at,
             payload: &event.payload,
         };
-        let avro = self.schemas.to_avro(&envelope).map_err(|e| RelayError::Permanent {
-            reason: e.reason(),
-            message: format!("{e} (position {})", event.position),
-        })?;
+        let avro = self
+            .schemas
+            .to_avro(&envelope)
+            .map_err(|e| RelayError::Permanent {
+                reason: e.reason(),
+                message: format!("{e} (position {})", event.position),
+            })?;
         let route = &self.routes[avro.topic];
         let payload = self
             .encoder
             .encode_value(avro.value, &route.strategy)
             .await
             .map_err(|e| {
-                RelayError::transient("registry", format!("encoding event {}: {e}", event.event_id))
+                RelayError::transient(
+                    "registry",
+                    format!("encoding event {}: {e}", event.event_id),
+                )
             })?;
         let event_id = event.event_id.to_string();
         let schema_version = avro.schema_version.to_string();
@@ -406,12 +439,13 @@ impl Relay {
                 });
             }
         }
+        let producer = self.producer();
         let mut record = FutureRecord::to(&route.topic)
             .key(&event.aggregate_id)
             .payload(&payload)
             .headers(message_headers);
         loop {
-            match self.producer.send_result(record) {
+            match producer.send_result(record) {
                 Ok(delivery) => return Ok(delivery),
                 Err((e, returned)) => {
                     if kafka::too_large(&e) {
@@ -500,6 +534,9 @@ impl Relay {
                     }
                     Err(error) => {
                         let store_failed = error.reason() == "store";
+                        if error.reason() == "broker" {
+                            self.reset_producer();
+                        }
                         self.fail(&error, &mut backoff, &mut shutdown).await;
                         listener = None;
                         if store_failed {
@@ -511,7 +548,7 @@ impl Relay {
             }
             let _ = leader.close().await;
         }
-        let _ = self.producer.flush(Duration::from_secs(5));
+        let _ = self.producer().flush(Duration::from_secs(5));
         tracing::info!(relay = %name, "relay stopped");
     }
 

@@ -13,7 +13,10 @@ use super::RelayState;
 
 pub fn router(state: Arc<Mutex<RelayState>>) -> Router {
     Router::new()
-        .route("/metrics", get(|| async { shopcore_telemetry::metrics_text() }))
+        .route(
+            "/metrics",
+            get(|| async { shopcore_telemetry::metrics_text() }),
+        )
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(state)
@@ -25,7 +28,10 @@ async fn readyz(State(state): State<Arc<Mutex<RelayState>>>) -> (StatusCode, Str
         RelayState::Running => (StatusCode::OK, "ready".into()),
         RelayState::Standby => (StatusCode::OK, "standby".into()),
         RelayState::Starting => (StatusCode::SERVICE_UNAVAILABLE, "starting".into()),
-        RelayState::Retrying(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("retrying: {error}")),
+        RelayState::Retrying(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("retrying: {error}"),
+        ),
         RelayState::Halted(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("halted: {error}")),
     }
 }

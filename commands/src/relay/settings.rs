@@ -9,7 +9,11 @@ pub struct RelaySettings {
     #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
     pub kafka_brokers: String,
     /// Confluent-compatible schema registry (Confluent, Apicurio, Karapace).
-    #[arg(long, env = "SCHEMA_REGISTRY_URL", default_value = "http://127.0.0.1:8081")]
+    #[arg(
+        long,
+        env = "SCHEMA_REGISTRY_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
     pub schema_registry_url: String,
     /// Prepended to every topic name (and so to every subject), e.g. `staging.`.
     #[arg(long, env = "KAFKA_TOPIC_PREFIX", default_value = "")]

@@ -68,7 +68,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Asyncapi => print!("{}", asyncapi::yaml(schemas)?),
         Command::RegistryDouble { addr } => {
             let registry = RegistryDouble::spawn(addr).await?;
-            println!("{{\"message\":\"listening\",\"registry_url\":\"{}\"}}", registry.url());
+            println!(
+                "{{\"message\":\"listening\",\"registry_url\":\"{}\"}}",
+                registry.url()
+            );
             tokio::signal::ctrl_c().await?;
         }
     }

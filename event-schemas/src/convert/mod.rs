@@ -46,8 +46,8 @@ where
         event_type: event.event_type.into(),
         message,
     };
-    let domain: E = serde_json::from_value(event.payload.clone())
-        .map_err(|e| invalid(e.to_string()))?;
+    let domain: E =
+        serde_json::from_value(event.payload.clone()).map_err(|e| invalid(e.to_string()))?;
     let variant = domain.event_type();
     if variant != event.event_type {
         return Err(invalid(format!("the payload is a {variant}")));
@@ -61,15 +61,14 @@ pub(crate) struct Record(Vec<(String, Value)>);
 impl Record {
     /// A record with the fields every event has: `eventId`, the aggregate id under
     /// `id_field`, `sequence` and `occurredAt`.
-    pub(crate) fn event(
-        event: &EventEnvelope<'_>,
-        id_field: &str,
-        aggregate_id: Value,
-    ) -> Self {
+    pub(crate) fn event(event: &EventEnvelope<'_>, id_field: &str, aggregate_id: Value) -> Self {
         Self(Vec::with_capacity(12))
             .uuid("eventId", event.event_id)
             .field(id_field, aggregate_id)
-            .long("sequence", i64::try_from(event.sequence).unwrap_or(i64::MAX))
+            .long(
+                "sequence",
+                i64::try_from(event.sequence).unwrap_or(i64::MAX),
+            )
             .field(
                 "occurredAt",
                 Value::TimestampMicros(event.recorded_at.timestamp_micros()),

@@ -78,9 +78,14 @@ pub fn round_trip<E: DomainEvent + Serialize>(
             .build()
             .and_then(|r| r.read_value(&mut bytes.as_slice()))
             .unwrap_or_else(|e| panic!("{event_type}: {e}"));
-        assert_eq!(back, avro.value, "{event_type}: decodes to what was encoded");
-        let Value::Union(branch, record) = back else {
-            panic!("{event_type}: not a union value")
+        assert_eq!(
+            back, avro.value,
+            "{event_type}: decodes to what was encoded"
+        );
+        let (branch, record) = match back {
+            Value::Union(branch, record) => (branch, record),
+            record @ Value::Record(_) => (0, Box::new(record)),
+            other => panic!("{event_type}: neither a union nor a record: {other:?}"),
         };
         let Value::Record(fields) = *record else {
             panic!("{event_type}: not a record")
