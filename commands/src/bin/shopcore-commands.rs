@@ -31,6 +31,16 @@ enum Command {
         #[command(flatten)]
         relay: RelaySettings,
     },
+    /// Print published events of a topic, decoded with the schema registry, as JSON lines.
+    Events {
+        /// A topic of the topic map (without KAFKA_TOPIC_PREFIX), e.g. customer.updated.
+        topic: String,
+        /// At most this many messages, from the beginning.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[command(flatten)]
+        relay: RelaySettings,
+    },
 }
 
 #[tokio::main]
@@ -69,6 +79,22 @@ async fn main() -> anyhow::Result<()> {
                 let _ = stop.send(true);
             });
             relay.run(stopped).await;
+            Ok(())
+        }
+        Command::Events {
+            topic,
+            limit,
+            relay,
+        } => {
+            let topic = format!("{}{topic}", relay.topic_prefix);
+            shopcore_commands::relay::consumer::print_decoded(
+                &relay.kafka_brokers,
+                &relay.schema_registry_url,
+                &[topic],
+                relay.topic_partitions,
+                limit,
+            )
+            .await?;
             Ok(())
         }
     }

@@ -20,6 +20,7 @@
 //! Relays with the same name take turns through a Postgres advisory lock, so a second one is a
 //! hot standby rather than a source of duplicates.
 
+pub mod consumer;
 mod kafka;
 mod metrics;
 pub mod server;
@@ -224,7 +225,7 @@ impl Relay {
         let mut connection = self.log.pool().acquire().await.map_err(store)?.detach();
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
             .bind(LOCK_NAMESPACE)
-            .bind(&self.settings.name)
+            .bind(self.settings.checkpoint_name())
             .fetch_one(&mut connection)
             .await
             .map_err(store)?;
@@ -236,7 +237,7 @@ impl Relay {
             "INSERT INTO relay_checkpoints (name, position) VALUES ($1, 0)
              ON CONFLICT (name) DO NOTHING",
         )
-        .bind(&self.settings.name)
+        .bind(self.settings.checkpoint_name())
         .execute(&mut connection)
         .await
         .map_err(store)?;
@@ -247,7 +248,7 @@ impl Relay {
     pub async fn checkpoint(&self, leader: &mut PgConnection) -> Result<u64, RelayError> {
         let position: Option<i64> =
             sqlx::query_scalar("SELECT position FROM relay_checkpoints WHERE name = $1")
-                .bind(&self.settings.name)
+                .bind(self.settings.checkpoint_name())
                 .fetch_optional(leader)
                 .await
                 .map_err(|e| RelayError::transient("store", e))?;
@@ -291,7 +292,7 @@ impl Relay {
                 "UPDATE relay_checkpoints SET position = $3, updated_at = now()
                  WHERE name = $1 AND position = $2",
             )
-            .bind(&self.settings.name)
+            .bind(self.settings.checkpoint_name())
             .bind(checkpoint as i64)
             .bind(new_checkpoint as i64)
             .execute(&mut *leader)

@@ -18,7 +18,8 @@ pub struct RelaySettings {
     /// Prepended to every topic name (and so to every subject), e.g. `staging.`.
     #[arg(long, env = "KAFKA_TOPIC_PREFIX", default_value = "")]
     pub topic_prefix: String,
-    /// Name of this relay's checkpoint and leadership lock; relays with one name take turns.
+    /// Name of this relay's checkpoint and leadership lock (with the topic prefix, if any);
+    /// relays with one name take turns.
     #[arg(long, env = "RELAY_NAME", default_value = "kafka")]
     pub name: String,
     /// Events read and published per batch; the checkpoint moves once per batch.
@@ -44,6 +45,16 @@ pub struct RelaySettings {
 }
 
 impl RelaySettings {
+    /// The key of the checkpoint and leadership lock: the relay name, plus the topic prefix
+    /// when there is one (another prefix is another destination, with its own progress).
+    pub fn checkpoint_name(&self) -> String {
+        if self.topic_prefix.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}@{}", self.name, self.topic_prefix)
+        }
+    }
+
     /// Settings for a local broker and registry, as tests use them.
     pub fn local(kafka_brokers: &str, schema_registry_url: &str, topic_prefix: &str) -> Self {
         Self {
