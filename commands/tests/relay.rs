@@ -365,6 +365,12 @@ async fn an_event_type_without_schema_halts_the_relay_naming_it() -> anyhow::Res
 
     let message = run_until_halted(settings.clone(), &pool).await?;
     assert!(message.contains("CustomerErased"), "{message}");
+    let metrics = shopcore_telemetry::metrics_text();
+    assert!(metrics.contains("shopcore_relay_halted 1"), "{metrics}");
+    assert!(
+        metrics.contains("shopcore_relay_failures_total{reason=\"unmapped_event_type\"} 1"),
+        "{metrics}"
+    );
     assert!(message.contains(&unknown_id.to_string()), "{message}");
     assert_eq!(checkpoint(&pool).await?, before, "stopped right before it");
 

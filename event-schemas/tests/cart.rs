@@ -7,42 +7,8 @@ use chrono::{Duration, TimeZone, Utc};
 use shopcore_domain::cart::{AppliedCoupon, CartEvent, CheckedOutLine, PriceChange, PriceSnapshot};
 use shopcore_domain::money::{Currency, Money, Percent};
 use shopcore_domain::pricing::Discount;
+use support::{field, fields, items, null, s, some};
 use uuid::Uuid;
-
-fn s(v: &str) -> Value {
-    Value::String(v.into())
-}
-
-fn some(v: Value) -> Value {
-    Value::Union(1, Box::new(v))
-}
-
-fn null() -> Value {
-    Value::Union(0, Box::new(Value::Null))
-}
-
-fn fields(value: &Value) -> &[(String, Value)] {
-    match value {
-        Value::Record(fields) => fields,
-        Value::Union(_, inner) => fields(inner),
-        other => panic!("not a record: {other:?}"),
-    }
-}
-
-fn field<'a>(value: &'a Value, name: &str) -> &'a Value {
-    &fields(value)
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("no field {name} in {value:?}"))
-        .1
-}
-
-fn items(value: &Value) -> &[Value] {
-    match value {
-        Value::Array(items) => items,
-        other => panic!("not an array: {other:?}"),
-    }
-}
 
 fn money(amount: i64) -> Value {
     Value::Record(vec![

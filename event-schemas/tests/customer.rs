@@ -4,19 +4,8 @@ mod support;
 
 use apache_avro::types::Value;
 use shopcore_domain::customer::{Address, CustomerEvent, ProfileChanged};
+use support::{null, s, some};
 use uuid::Uuid;
-
-fn s(v: &str) -> Value {
-    Value::String(v.into())
-}
-
-fn some(v: Value) -> Value {
-    Value::Union(1, Box::new(v))
-}
-
-fn null() -> Value {
-    Value::Union(0, Box::new(Value::Null))
-}
 
 #[test]
 fn every_customer_event_round_trips_through_its_topic_schema() {

@@ -12,35 +12,8 @@ use shopcore_domain::pricing::{
     CurrencyRate, CurrencyRateEvent, Discount, PriceBookEvent, PriceRuleDefinition, PriceRuleEvent,
     PromotionEvent, RuleAction, RuleConditions, RuleTargets,
 };
+use support::{field, fields, null, s, some};
 use uuid::Uuid;
-
-fn s(v: &str) -> Value {
-    Value::String(v.into())
-}
-
-fn some(v: Value) -> Value {
-    Value::Union(1, Box::new(v))
-}
-
-fn null() -> Value {
-    Value::Union(0, Box::new(Value::Null))
-}
-
-fn fields(value: &Value) -> &[(String, Value)] {
-    match value {
-        Value::Record(fields) => fields,
-        Value::Union(_, inner) => fields(inner),
-        other => panic!("not a record: {other:?}"),
-    }
-}
-
-fn field<'a>(value: &'a Value, name: &str) -> &'a Value {
-    &fields(value)
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("no field {name} in {value:?}"))
-        .1
-}
 
 fn money(amount: i64, currency: &str) -> Value {
     Value::Record(vec![

@@ -1,5 +1,8 @@
 //! Shared by the encode tests: encode examples of every event type of an aggregate through its
-//! topic schema, and decode them back.
+//! topic schema, and decode them back; small builders and accessors of Avro values.
+
+// Each test binary uses a different subset.
+#![allow(dead_code)]
 
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
@@ -111,4 +114,42 @@ pub fn round_trip<E: DomainEvent + Serialize>(
         });
     }
     decoded
+}
+
+pub fn s(v: &str) -> Value {
+    Value::String(v.into())
+}
+
+/// The set branch of a `["null", T]` union.
+pub fn some(v: Value) -> Value {
+    Value::Union(1, Box::new(v))
+}
+
+/// The null branch of a `["null", T]` union.
+pub fn null() -> Value {
+    Value::Union(0, Box::new(Value::Null))
+}
+
+/// The fields of a record (or of the record in a union).
+pub fn fields(value: &Value) -> &[(String, Value)] {
+    match value {
+        Value::Record(fields) => fields,
+        Value::Union(_, inner) => fields(inner),
+        other => panic!("not a record: {other:?}"),
+    }
+}
+
+pub fn field<'a>(value: &'a Value, name: &str) -> &'a Value {
+    &fields(value)
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no field {name} in {value:?}"))
+        .1
+}
+
+pub fn items(value: &Value) -> &[Value] {
+    match value {
+        Value::Array(items) => items,
+        other => panic!("not an array: {other:?}"),
+    }
 }
