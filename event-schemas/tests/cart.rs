@@ -7,7 +7,7 @@ use chrono::{Duration, TimeZone, Utc};
 use shopcore_domain::cart::{AppliedCoupon, CartEvent, CheckedOutLine, PriceChange, PriceSnapshot};
 use shopcore_domain::money::{Currency, Money, Percent};
 use shopcore_domain::pricing::Discount;
-use support::{field, fields, items, null, s, some};
+use support::{field, items, null, s, some};
 use uuid::Uuid;
 
 fn money(amount: i64) -> Value {

@@ -8,7 +8,7 @@ use apache_avro::types::Value;
 use chrono::{TimeZone, Utc};
 use shopcore_domain::catalog::{AttributeValue, FieldChange, MediaRef, ProductEvent, Variant};
 use shopcore_domain::money::{Currency, Money};
-use support::{field, fields, items, null, s, some};
+use support::{field, items, null, s, some};
 use uuid::Uuid;
 
 #[test]

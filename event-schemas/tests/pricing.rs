@@ -12,7 +12,7 @@ use shopcore_domain::pricing::{
     CurrencyRate, CurrencyRateEvent, Discount, PriceBookEvent, PriceRuleDefinition, PriceRuleEvent,
     PromotionEvent, RuleAction, RuleConditions, RuleTargets,
 };
-use support::{field, fields, null, s, some};
+use support::{field, null, s, some};
 use uuid::Uuid;
 
 fn money(amount: i64, currency: &str) -> Value {
