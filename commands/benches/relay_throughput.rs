@@ -3,6 +3,7 @@
 //!
 //! - `producer only`: the same messages, already encoded, sent by a bare idempotent `acks=all`
 //!   producer — the broker's and librdkafka's ceiling on this machine;
+//! - `convert + Avro-encode only`: the CPU part of the relay's work, without any I/O;
 //! - `relay`: read from Postgres, decode the domain event, convert and Avro-encode (registry
 //!   double for ids), publish, wait for acknowledgements, move the checkpoint — per batch size.
 //!
@@ -10,6 +11,8 @@
 
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use shopcore_commands::event_log::GlobalLog;
@@ -50,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
     // Baseline: pre-encoded messages through a bare producer.
     let stored = log.read_after(0, events as u32, None).await?;
     let schemas = EventSchemas::embedded()?;
+    let encode_started = Instant::now();
     let payloads: Vec<Vec<u8>> = stored
         .iter()
         .map(|e| {
@@ -75,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
             bytes
         })
         .collect();
+    let encode_only = encode_started.elapsed();
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &brokers)
         .set("enable.idempotence", "true")
@@ -85,6 +90,18 @@ async fn main() -> anyhow::Result<()> {
         "bench{}.baseline",
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     );
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()?;
+    for result in admin
+        .create_topics(
+            &[NewTopic::new(&topic, 3, TopicReplication::Fixed(1))],
+            &AdminOptions::new(),
+        )
+        .await?
+    {
+        result.map_err(|(topic, code)| anyhow::anyhow!("creating {topic}: {code:?}"))?;
+    }
     let started = Instant::now();
     let mut deliveries = Vec::with_capacity(payloads.len());
     for (event, payload) in stored.iter().zip(&payloads) {
@@ -109,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
     println!("\nrelay throughput, {events} CustomerRegistered events, broker {brokers}\n");
     println!("{:<34} {:>10} {:>12}", "", "seconds", "events/s");
     report("producer only (baseline)", events, baseline);
+    report("convert + Avro-encode only, no I/O", events, encode_only);
     for batch_size in [100u32, 500, 2_000] {
         let prefix = format!("bench{}.", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let mut settings = RelaySettings::local(&brokers, &registry.url(), &prefix);

@@ -34,3 +34,19 @@ pub fn openapi_json() -> String {
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
+
+#[cfg(test)]
+mod tests {
+    /// `docs/api/openapi.json` is what the code generates (CI fails on drift).
+    #[test]
+    fn docs_api_openapi_json_is_up_to_date() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/api/openapi.json");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed.trim_end() == super::openapi_json().trim_end(),
+            "{} is out of date: run `cargo run -q --bin shopcore-gateway -- openapi > docs/api/openapi.json`",
+            path.display()
+        );
+    }
+}
