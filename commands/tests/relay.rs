@@ -424,3 +424,137 @@ async fn a_message_over_the_size_limit_halts_the_relay_naming_its_event() -> any
     assert_eq!(checkpoint(&pool).await?, before);
     db.drop_database().await
 }
+
+// --- standby and registry outage -------------------------------------------------------------
+
+/// Waits until `relay` is in a state `accept` takes.
+async fn wait_for_state(
+    relay: &RunningRelay,
+    accept: impl Fn(&RelayState) -> bool,
+) -> anyhow::Result<RelayState> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = relay.state();
+        if accept(&state) {
+            return Ok(state);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "relay state is still {state:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_relay_stands_by_and_takes_over_without_duplicates() -> anyhow::Result<()> {
+    let db = TestEventStore::create().await?;
+    let pool = db.store.pool().clone();
+    let registry = RegistryDouble::spawn("127.0.0.1:0".parse()?).await?;
+    let prefix = prefix();
+    let settings = RelaySettings::local(&kafka_brokers(), &registry.url(), &prefix);
+
+    let first_customer = Uuid::new_v4();
+    let (_, first) = insert(
+        &pool,
+        first_customer,
+        1,
+        "CustomerRegistered",
+        registered(first_customer, "A"),
+    )
+    .await?;
+    let active = RunningRelay::start(settings.clone(), &pool)?;
+    caught_up(&pool, Duration::from_secs(30)).await?;
+    let standby = RunningRelay::start(settings.clone(), &pool)?;
+    wait_for_state(&standby, |s| *s == RelayState::Standby).await?;
+    assert_eq!(active.state(), RelayState::Running);
+
+    active.stop().await;
+    let second_customer = Uuid::new_v4();
+    let (_, second) = insert(
+        &pool,
+        second_customer,
+        1,
+        "CustomerRegistered",
+        registered(second_customer, "B"),
+    )
+    .await?;
+    caught_up(&pool, Duration::from_secs(30)).await?;
+    assert_eq!(
+        standby.state(),
+        RelayState::Running,
+        "the standby took over"
+    );
+    standby.stop().await;
+
+    let messages = consume(
+        &kafka_brokers(),
+        &[format!("{prefix}customer.updated")],
+        settings.topic_partitions,
+        2,
+        Duration::from_secs(2),
+        Duration::from_secs(30),
+    )
+    .await?;
+    let mut ids = event_ids(&messages);
+    ids.sort();
+    let mut expected = vec![first.to_string(), second.to_string()];
+    expected.sort();
+    assert_eq!(ids, expected, "each event once");
+    db.drop_database().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_registry_outage_delays_publishing_and_loses_nothing() -> anyhow::Result<()> {
+    let db = TestEventStore::create().await?;
+    let pool = db.store.pool().clone();
+    let registry_addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?; // closed again: down
+    let prefix = prefix();
+    let settings = RelaySettings::local(
+        &kafka_brokers(),
+        &format!("http://{registry_addr}"),
+        &prefix,
+    );
+    let customer = Uuid::new_v4();
+    insert(
+        &pool,
+        customer,
+        1,
+        "CustomerRegistered",
+        registered(customer, "A"),
+    )
+    .await?;
+
+    let relay = RunningRelay::start(settings.clone(), &pool)?;
+    let state = wait_for_state(&relay, |s| matches!(s, RelayState::Retrying(_))).await?;
+    assert!(
+        format!("{state:?}").contains("-value"),
+        "names the subject: {state:?}"
+    );
+    assert_eq!(
+        checkpoint(&pool).await?,
+        0,
+        "nothing published without schema ids"
+    );
+
+    let registry = RegistryDouble::spawn(registry_addr).await?;
+    caught_up(&pool, Duration::from_secs(60)).await?;
+    relay.stop().await;
+    assert_eq!(
+        registry
+            .versions(&format!("{prefix}customer.updated-value"))
+            .len(),
+        1
+    );
+    let messages = consume(
+        &kafka_brokers(),
+        &[format!("{prefix}customer.updated")],
+        settings.topic_partitions,
+        1,
+        Duration::from_secs(2),
+        Duration::from_secs(30),
+    )
+    .await?;
+    assert_eq!(messages.len(), 1);
+    db.drop_database().await
+}
