@@ -65,7 +65,10 @@ pub fn producer(settings: &RelaySettings) -> Result<FutureProducer<RelayContext>
             settings.delivery_timeout_ms.to_string(),
         )
         .set("message.max.bytes", settings.message_max_bytes.to_string())
-        .set("linger.ms", "5")
+        // The relay waits for each batch's acknowledgements before reading the next one, so
+        // lingering adds straight to every batch: 1 ms instead of librdkafka's 5 ms took the
+        // relay from 22.5 K to 32.5 K events/s at batch 500 (benches/relay_throughput.rs).
+        .set("linger.ms", "1")
         .create_with_context(RelayContext)
 }
 
