@@ -265,6 +265,7 @@ impl Relay {
             .map_err(|e| RelayError::transient("store", e))?;
         if events.is_empty() {
             metrics::LAG.set(0);
+            metrics::POSITION.set(i64::try_from(checkpoint).unwrap_or(i64::MAX));
             return Ok(RelayStep {
                 published: 0,
                 checkpoint,
