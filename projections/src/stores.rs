@@ -28,11 +28,33 @@ pub async fn connect_mysql(url: &str) -> anyhow::Result<MySqlPool> {
         .connect(url)
         .await
         .context("while connecting to MySQL")?;
-    MYSQL_MIGRATOR
-        .run(&pool)
+    migrate_mysql(&pool)
         .await
         .context("while migrating the MySQL read models")?;
     Ok(pool)
+}
+
+/// Runs the migrations while holding a named lock, so that processes starting together (the
+/// gateway and the projectors both migrate) take turns. sqlx's own lock uses `GET_LOCK(…, -1)`,
+/// which MariaDB does not wait on: the second process then found the first one's migration
+/// half-done ("partially applied") and failed to start.
+async fn migrate_mysql(pool: &MySqlPool) -> anyhow::Result<()> {
+    use sqlx::Connection as _;
+    let mut connection = pool.acquire().await?.detach();
+    let locked: Option<i64> =
+        sqlx::query_scalar("SELECT GET_LOCK(CONCAT('shopcore_migrations:', DATABASE()), 60)")
+            .fetch_one(&mut connection)
+            .await?;
+    anyhow::ensure!(
+        locked == Some(1),
+        "another process held the migration lock for 60 s"
+    );
+    // `run_direct` on a connection (`run` with `&mut MySqlConnection` is not `Send` enough for
+    // spawned tasks: sqlx issue "implementation of Acquire is not general enough").
+    let result = MYSQL_MIGRATOR.run_direct(&mut connection).await;
+    // Closing the connection releases the lock as well.
+    let _ = connection.close().await;
+    Ok(result?)
 }
 
 /// A Redis connection that reconnects by itself after an outage.
