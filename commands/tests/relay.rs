@@ -114,6 +114,34 @@ fn event_ids(messages: &[Consumed]) -> Vec<String> {
         .collect()
 }
 
+/// Reads `topic` (without prefix) of the relay configured by `settings`, expecting `expected`
+/// messages (and waiting 2 s more, so duplicates would show).
+async fn read_topic(
+    settings: &RelaySettings,
+    topic: &str,
+    expected: usize,
+) -> anyhow::Result<Vec<Consumed>> {
+    consume(
+        &settings.kafka_brokers,
+        &[format!("{}{topic}", settings.topic_prefix)],
+        settings.topic_partitions,
+        expected,
+        Duration::from_secs(2),
+        Duration::from_secs(30),
+    )
+    .await
+}
+
+/// A test event store and a registry double, with relay settings for the shared broker and a
+/// topic prefix of this test.
+async fn setup() -> anyhow::Result<(TestEventStore, PgPool, RegistryDouble, RelaySettings)> {
+    let db = TestEventStore::create().await?;
+    let pool = db.store.pool().clone();
+    let registry = RegistryDouble::spawn("127.0.0.1:0".parse()?).await?;
+    let settings = RelaySettings::local(&kafka_brokers(), &registry.url(), &prefix());
+    Ok((db, pool, registry, settings))
+}
+
 // --- broker outage -------------------------------------------------------------------------
 
 fn tansu_binary() -> PathBuf {
@@ -331,11 +359,7 @@ async fn run_until_halted(settings: RelaySettings, pool: &PgPool) -> anyhow::Res
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_type_without_schema_halts_the_relay_naming_it() -> anyhow::Result<()> {
-    let db = TestEventStore::create().await?;
-    let pool = db.store.pool().clone();
-    let registry = RegistryDouble::spawn("127.0.0.1:0".parse()?).await?;
-    let prefix = prefix();
-    let settings = RelaySettings::local(&kafka_brokers(), &registry.url(), &prefix);
+    let (db, pool, _registry, settings) = setup().await?;
 
     let customer = Uuid::new_v4();
     let (before, first_id) = insert(
@@ -374,15 +398,7 @@ async fn an_event_type_without_schema_halts_the_relay_naming_it() -> anyhow::Res
     assert!(message.contains(&unknown_id.to_string()), "{message}");
     assert_eq!(checkpoint(&pool).await?, before, "stopped right before it");
 
-    let messages = consume(
-        &kafka_brokers(),
-        &[format!("{prefix}customer.updated")],
-        settings.topic_partitions,
-        1,
-        Duration::from_secs(2),
-        Duration::from_secs(30),
-    )
-    .await?;
+    let messages = read_topic(&settings, "customer.updated", 1).await?;
     assert_eq!(
         event_ids(&messages),
         vec![first_id.to_string()],
@@ -393,10 +409,7 @@ async fn an_event_type_without_schema_halts_the_relay_naming_it() -> anyhow::Res
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_over_the_size_limit_halts_the_relay_naming_its_event() -> anyhow::Result<()> {
-    let db = TestEventStore::create().await?;
-    let pool = db.store.pool().clone();
-    let registry = RegistryDouble::spawn("127.0.0.1:0".parse()?).await?;
-    let mut settings = RelaySettings::local(&kafka_brokers(), &registry.url(), &prefix());
+    let (db, pool, _registry, mut settings) = setup().await?;
     settings.message_max_bytes = 1_000; // librdkafka's minimum
 
     let small = Uuid::new_v4();
@@ -448,11 +461,7 @@ async fn wait_for_state(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_relay_stands_by_and_takes_over_without_duplicates() -> anyhow::Result<()> {
-    let db = TestEventStore::create().await?;
-    let pool = db.store.pool().clone();
-    let registry = RegistryDouble::spawn("127.0.0.1:0".parse()?).await?;
-    let prefix = prefix();
-    let settings = RelaySettings::local(&kafka_brokers(), &registry.url(), &prefix);
+    let (db, pool, _registry, settings) = setup().await?;
 
     let first_customer = Uuid::new_v4();
     let (_, first) = insert(
@@ -487,15 +496,7 @@ async fn a_second_relay_stands_by_and_takes_over_without_duplicates() -> anyhow:
     );
     standby.stop().await;
 
-    let messages = consume(
-        &kafka_brokers(),
-        &[format!("{prefix}customer.updated")],
-        settings.topic_partitions,
-        2,
-        Duration::from_secs(2),
-        Duration::from_secs(30),
-    )
-    .await?;
+    let messages = read_topic(&settings, "customer.updated", 2).await?;
     let mut ids = event_ids(&messages);
     ids.sort();
     let mut expected = vec![first.to_string(), second.to_string()];
@@ -546,15 +547,7 @@ async fn a_schema_registry_outage_delays_publishing_and_loses_nothing() -> anyho
             .len(),
         1
     );
-    let messages = consume(
-        &kafka_brokers(),
-        &[format!("{prefix}customer.updated")],
-        settings.topic_partitions,
-        1,
-        Duration::from_secs(2),
-        Duration::from_secs(30),
-    )
-    .await?;
+    let messages = read_topic(&settings, "customer.updated", 1).await?;
     assert_eq!(messages.len(), 1);
     db.drop_database().await
 }
