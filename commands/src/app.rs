@@ -1,77 +1,67 @@
-//! The command service process: start-up, serving and graceful shutdown.
+//! The command service process: start-up (it owns the event store's schema and migrates it),
+//! serving gRPC and the operational HTTP endpoints, and graceful shutdown.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::LazyLock;
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::Context as _;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts};
+use serde_json::json;
+use shopcore_event_store::{schema, store, EventStore};
+use shopcore_telemetry::process::{ops_router, Readiness};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
 use shopcore_proto::customer::v1::customer_commands_server::CustomerCommandsServer;
 
-use crate::error::CommandError;
-use crate::event_store::EventStore;
 use crate::grpc::customer::CustomerService;
 use crate::settings::CommandSettings;
 
-static COMMANDS_TOTAL: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    let counter = IntCounterVec::new(
-        Opts::new(
-            "shopcore_commands_total",
-            "Commands handled, by command type and outcome code",
-        ),
-        &["command", "outcome"],
-    )
-    .expect("valid metric");
-    // Registration fails only for a duplicate name, which this LazyLock rules out.
-    let _ = prometheus::register(Box::new(counter.clone()));
-    counter
-});
-
-static COMMAND_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
-    let histogram = HistogramVec::new(
-        HistogramOpts::new(
-            "shopcore_command_duration_seconds",
-            "Time to handle a command",
-        ),
-        &["command"],
-    )
-    .expect("valid metric");
-    let _ = prometheus::register(Box::new(histogram.clone()));
-    histogram
-});
-
-/// Counts a handled command and observes its duration.
-pub fn record_command(command: &str, error: Option<&CommandError>, elapsed: Duration) {
-    let outcome = error.map_or("ok", |e| e.code().as_str());
-    COMMANDS_TOTAL.with_label_values(&[command, outcome]).inc();
-    COMMAND_SECONDS
-        .with_label_values(&[command])
-        .observe(elapsed.as_secs_f64());
+/// Creates the event store database when missing and runs its migrations. The command service
+/// is their one owner: every other process only checks the schema.
+pub async fn migrate(settings: &CommandSettings) -> anyhow::Result<EventStore> {
+    store::create_database_if_missing(&settings.database_url)
+        .await
+        .context("while creating the event store database")?;
+    let store = EventStore::connect(&settings.database_url, &settings.store_options())
+        .await
+        .context("while connecting to the event store")?;
+    schema::migrate(store.pool())
+        .await
+        .context("while migrating the event store")?;
+    Ok(store)
 }
 
 /// A bound, ready-to-serve command service.
 pub struct CommandApp {
     listener: TcpListener,
+    ops_listener: TcpListener,
     store: EventStore,
 }
 
 impl CommandApp {
-    /// Connects to (and migrates) the event store and binds the gRPC port.
+    /// Connects to (and migrates) the event store and binds the gRPC and HTTP ports.
     pub async fn build(settings: &CommandSettings) -> anyhow::Result<Self> {
-        let store =
-            EventStore::connect(&settings.database_url, settings.database_max_connections).await?;
+        let store = migrate(settings).await?;
         let listener = TcpListener::bind(settings.grpc_addr)
             .await
             .with_context(|| format!("while binding the gRPC address {}", settings.grpc_addr))?;
-        Ok(Self { listener, store })
+        let ops_listener = TcpListener::bind(settings.metrics_addr)
+            .await
+            .with_context(|| format!("while binding {}", settings.metrics_addr))?;
+        Ok(Self {
+            listener,
+            ops_listener,
+            store,
+        })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    pub fn metrics_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.ops_listener.local_addr()?)
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight calls.
@@ -80,47 +70,57 @@ impl CommandApp {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr()?;
-        let reflection = tonic_reflection::server::Builder::configure()
+        // grpcurl asks v1; Python's grpcio-reflection, Postman and older tools only v1alpha.
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(shopcore_proto::FILE_DESCRIPTOR_SET)
             .build_v1()
+            .context("while building the reflection service")?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(shopcore_proto::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
             .context("while building the reflection service")?;
         let (health_reporter, health) = tonic_health::server::health_reporter();
         health_reporter
             .set_serving::<CustomerCommandsServer<CustomerService>>()
             .await;
-        tracing::info!(grpc_addr = %addr, "listening");
-        tonic::transport::Server::builder()
+        let pool = self.store.pool().clone();
+        let ready = ops_router(Arc::new(move || {
+            let pool = pool.clone();
+            Box::pin(async move {
+                let store = sqlx::query("SELECT 1").execute(&pool).await.is_ok();
+                Readiness {
+                    ready: store,
+                    body: json!({
+                        "ready": store,
+                        "checks": { "eventStore": if store { "ok" } else { "unreachable" } },
+                    }),
+                }
+            })
+        }));
+        tracing::info!(grpc_addr = %addr, metrics_addr = %self.metrics_addr()?, "listening");
+        let (stop_ops, ops_stopped) = tokio::sync::oneshot::channel::<()>();
+        let ops_listener = self.ops_listener;
+        let ops = tokio::spawn(async move {
+            axum::serve(ops_listener, ready)
+                .with_graceful_shutdown(async move {
+                    let _ = ops_stopped.await;
+                })
+                .await
+        });
+        let served = tonic::transport::Server::builder()
             .add_service(health)
-            .add_service(reflection)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(CustomerCommandsServer::new(CustomerService::new(
                 self.store,
             )))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
             .await
-            .context("while serving gRPC")?;
+            .context("while serving gRPC");
+        let _ = stop_ops.send(());
+        let _ = ops.await;
+        served?;
         tracing::info!("stopped");
         Ok(())
-    }
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }

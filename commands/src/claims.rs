@@ -2,7 +2,7 @@
 
 use shopcore_domain::customer::{Customer, CustomerEvent};
 
-use crate::event_store::UniqueClaim;
+use shopcore_event_store::UniqueClaim;
 
 /// An aggregate whose events may claim values that must be unique across its kind.
 pub trait UniqueClaims: cqrs_es::Aggregate {

@@ -1,6 +1,7 @@
 //! Errors of the command side: a rejected command is never confused with a store failure.
 
 use shopcore_domain::error_kind::DomainErrorKind;
+use shopcore_event_store::{AppendError, StoreError};
 use shopcore_proto::ErrorCode;
 
 /// A domain error the pipeline can classify.
@@ -29,7 +30,7 @@ pub enum CommandError {
         message: String,
     },
     /// The aggregate is not at the version the client expected, or another command won a race.
-    #[error("expected version {expected:?}, but the aggregate is at version {current}")]
+    #[error("{}", version_conflict_message(*expected, *current))]
     VersionConflict { expected: Option<u64>, current: u64 },
     /// A value that must be unique is claimed by another aggregate.
     #[error("{field}: value is already in use (unique within {scope})")]
@@ -40,9 +41,42 @@ pub enum CommandError {
         command_type: String,
         aggregate_id: String,
     },
+    /// An event the command would write is larger than the store accepts.
+    #[error("the change is too large to store ({bytes} bytes, at most {limit})")]
+    TooLarge { bytes: usize, limit: usize },
     /// The event store failed; the command may be retried.
     #[error("event store failure: {0}")]
     Store(#[from] StoreError),
+}
+
+fn version_conflict_message(expected: Option<u64>, current: u64) -> String {
+    match expected {
+        Some(expected) => {
+            format!("expected version {expected}, but the aggregate is at version {current}")
+        }
+        None => {
+            format!("another command changed the aggregate first; it is now at version {current}")
+        }
+    }
+}
+
+/// An append's failure, with the version conflict still to be completed by the caller (the
+/// store knows the version the events were decided on, not the current one).
+impl From<AppendError> for CommandError {
+    fn from(error: AppendError) -> Self {
+        match error {
+            AppendError::VersionConflict { decided_on } => Self::VersionConflict {
+                expected: None,
+                current: decided_on,
+            },
+            AppendError::UniqueViolation { scope, field } => Self::UniqueViolation { scope, field },
+            AppendError::EventTooLarge { bytes, limit, .. } => Self::TooLarge { bytes, limit },
+            AppendError::IdempotencyRace => Self::Store(StoreError::Corrupt(
+                "idempotency race left unresolved".to_owned(),
+            )),
+            AppendError::Store(error) => Self::Store(error),
+        }
+    }
 }
 
 impl CommandError {
@@ -65,8 +99,8 @@ impl CommandError {
             },
             Self::VersionConflict { .. } => ErrorCode::VersionConflict,
             Self::UniqueViolation { .. } => ErrorCode::Conflict,
-            Self::IdempotencyKeyReused { .. } => ErrorCode::InvalidArgument,
-            Self::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
+            Self::IdempotencyKeyReused { .. } | Self::TooLarge { .. } => ErrorCode::InvalidArgument,
+            Self::Store(error) if error.is_transient() => ErrorCode::Unavailable,
             Self::Store(_) => ErrorCode::Internal,
         }
     }
@@ -77,30 +111,7 @@ impl CommandError {
             Self::UniqueViolation { field, .. } => Some(field),
             Self::IdempotencyKeyReused { .. } => Some("idempotencyKey"),
             Self::VersionConflict { .. } => Some("expectedVersion"),
-            Self::Store(_) => None,
-        }
-    }
-}
-
-/// A failure of the event store itself.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] sqlx::Error),
-    #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
-    #[error("stored event could not be read: {0}")]
-    Corrupt(String),
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed => Self::Unavailable(error),
-            other => Self::Database(other),
+            Self::TooLarge { .. } | Self::Store(_) => None,
         }
     }
 }

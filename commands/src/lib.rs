@@ -1,19 +1,22 @@
-//! The command side of Shopcore.
+//! The command side of Shopcore: command handling, the gRPC services and the Kafka relay. The
+//! event store they write to and read from is its own crate, `shopcore-event-store`.
 //!
-//! - [`event_store`]: the Postgres event store (postgres-es schema extended with a global log),
-//!   appends with optimistic concurrency, idempotency keys and unique claims.
-//! - [`event_log`]: reading the global log by position ([`event_log::GlobalLog`]), for projectors,
-//!   the Kafka relay and replay tools.
-//! - [`pipeline`]: load → decide → append for any aggregate ([`pipeline::CommandPipeline`]).
+//! - [`pipeline`]: load → decide → append for any aggregate ([`pipeline::CommandPipeline`]),
+//!   with snapshots.
 //! - [`claims`]: values that must be unique across aggregates (a customer's e-mail).
-//! - [`grpc`]: the tonic services, one file per aggregate, and status mapping.
-//! - [`app`]: the process: settings, start-up and graceful shutdown.
+//! - [`metadata`]: the context of a command, which becomes its events' metadata.
+//! - [`error`]: why a command failed, one code for gRPC and REST.
+//! - [`grpc`]: the tonic services, one file per aggregate, status mapping and metrics.
+//! - [`app`]: the process: it owns the event store's schema (migrations), serves gRPC with
+//!   reflection (v1 and v1alpha) and health, and `/metrics`, `/healthz`, `/readyz` over HTTP.
+//! - [`settings`]: the process's typed settings.
+//! - [`seed`]: seed data through the command pipeline.
+//! - [`relay`]: the Kafka relay, a consumer of the event store's tail loop.
+//! - [`testing`]: Kafka helpers for tests.
 
 pub mod app;
 pub mod claims;
 pub mod error;
-pub mod event_log;
-pub mod event_store;
 pub mod grpc;
 pub mod metadata;
 pub mod pipeline;

@@ -1,33 +1,40 @@
 //! Load → decide → append, for any aggregate.
 //!
-//! [`CommandPipeline::execute`] loads the aggregate from its events, checks the expected version,
-//! lets the aggregate decide, and appends the resulting events with their metadata, unique claims
-//! and idempotency record in one transaction. A retried command with the same idempotency key
-//! returns the first result and writes nothing.
+//! [`CommandPipeline::execute`] loads the aggregate (from its snapshot and later events),
+//! checks the expected version, lets the aggregate decide, and appends the resulting events with
+//! their metadata, unique claims and idempotency record in one transaction. A retried command
+//! with the same idempotency key returns the first result and writes nothing. After an append
+//! that crosses a snapshot boundary the new state is saved as the aggregate's snapshot.
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
+use shopcore_event_store::snapshot::{self, SnapshotPolicy};
+use shopcore_event_store::{AppendError, AppendRequest, EventStore, LogPosition};
 use tracing::Instrument as _;
 
 use crate::claims::UniqueClaims;
 use crate::error::{CommandError, DomainRejection};
-use crate::event_store::{append::is_idempotency_race, AppendRequest, EventStore};
 use crate::metadata::CommandContext;
 
 /// What a successful command did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CommandOutcome {
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandOutcome<A> {
     pub version: u64,
-    pub position: u64,
+    /// Log position of the command's last event (of the aggregate's latest event when the
+    /// command changed nothing).
+    pub position: LogPosition,
     pub events_written: u32,
     /// True when this is the stored result of an earlier call with the same idempotency key.
     pub replayed: bool,
+    /// The aggregate after the command (as it is now, for a replayed command).
+    pub state: A,
 }
 
 /// Runs commands of aggregate `A` against the event store.
 pub struct CommandPipeline<A: Aggregate> {
     store: EventStore,
     services: A::Services,
+    snapshots: SnapshotPolicy,
 }
 
 impl<A> CommandPipeline<A>
@@ -35,8 +42,12 @@ where
     A: Aggregate + UniqueClaims + Clone,
     A::Error: DomainRejection,
 {
-    pub fn new(store: EventStore, services: A::Services) -> Self {
-        Self { store, services }
+    pub fn new(store: EventStore, services: A::Services, snapshots: SnapshotPolicy) -> Self {
+        Self {
+            store,
+            services,
+            snapshots,
+        }
     }
 
     pub async fn execute(
@@ -44,7 +55,7 @@ where
         aggregate_id: &str,
         command: A::Command,
         context: &CommandContext,
-    ) -> Result<CommandOutcome, CommandError> {
+    ) -> Result<CommandOutcome<A>, CommandError> {
         let span = tracing::info_span!(
             "command",
             aggregate_type = A::TYPE,
@@ -63,11 +74,11 @@ where
         aggregate_id: &str,
         command: A::Command,
         context: &CommandContext,
-    ) -> Result<CommandOutcome, CommandError> {
+    ) -> Result<CommandOutcome<A>, CommandError> {
         if let Some(outcome) = self.replay(aggregate_id, context).await? {
             return Ok(outcome);
         }
-        let loaded = self.store.load::<A>(aggregate_id).await?;
+        let loaded = self.store.load::<A>(&self.snapshots, aggregate_id).await?;
         if let Some(expected) = context.expected_version {
             if expected != loaded.version {
                 return Err(CommandError::VersionConflict {
@@ -91,6 +102,7 @@ where
                 position: self.store.latest_position(A::TYPE, aggregate_id).await?,
                 events_written: 0,
                 replayed: false,
+                state: aggregate,
             });
         }
         let metadata = serde_json::to_value(context.event_metadata()).unwrap_or_default();
@@ -107,26 +119,42 @@ where
             Ok(appended) => {
                 tracing::info!(
                     version = appended.version,
-                    position = appended.position,
+                    position = %appended.position,
                     events = appended.events_written,
+                    events_folded = loaded.events_folded,
                     "command appended events"
                 );
+                if self.snapshots.due(loaded.version, appended.version) {
+                    if let Err(error) = snapshot::save(
+                        self.store.pool(),
+                        &self.snapshots,
+                        aggregate_id,
+                        appended.version,
+                        &aggregate,
+                    )
+                    .await
+                    {
+                        tracing::warn!(%error, "snapshot not saved; the next load folds more events");
+                    }
+                }
                 Ok(CommandOutcome {
                     version: appended.version,
                     position: appended.position,
                     events_written: appended.events_written,
                     replayed: false,
+                    state: aggregate,
                 })
             }
-            Err(CommandError::VersionConflict { .. }) => Err(CommandError::VersionConflict {
+            Err(AppendError::VersionConflict { .. }) => Err(CommandError::VersionConflict {
                 expected: context.expected_version,
                 current: self.store.current_version(A::TYPE, aggregate_id).await?,
             }),
             // A concurrent retry with the same key committed first: answer with its result.
-            Err(error) if is_idempotency_race(&error) => {
-                self.replay(aggregate_id, context).await?.ok_or(error)
-            }
-            Err(error) => Err(error),
+            Err(AppendError::IdempotencyRace) => self
+                .replay(aggregate_id, context)
+                .await?
+                .ok_or_else(|| AppendError::IdempotencyRace.into()),
+            Err(error) => Err(error.into()),
         }
     }
 
@@ -135,7 +163,7 @@ where
         &self,
         aggregate_id: &str,
         context: &CommandContext,
-    ) -> Result<Option<CommandOutcome>, CommandError> {
+    ) -> Result<Option<CommandOutcome<A>>, CommandError> {
         let Some(key) = &context.idempotency_key else {
             return Ok(None);
         };
@@ -155,11 +183,13 @@ where
             version = stored.appended.version,
             "idempotent replay of an earlier command"
         );
+        let current = self.store.load::<A>(&self.snapshots, aggregate_id).await?;
         Ok(Some(CommandOutcome {
             version: stored.appended.version,
             position: stored.appended.position,
             events_written: 0,
             replayed: true,
+            state: current.aggregate,
         }))
     }
 }

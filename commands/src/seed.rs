@@ -5,14 +5,13 @@
 use std::sync::Arc;
 
 use futures::{stream, StreamExt as _, TryStreamExt as _};
-use shopcore_domain::customer::{Customer, CustomerCommand, CustomerServices};
+use shopcore_domain::customer::CustomerCommand;
+use shopcore_event_store::EventStore;
 use uuid::Uuid;
 
 use crate::error::CommandError;
-use crate::event_store::EventStore;
-use crate::grpc::customer::ClaimedEmails;
+use crate::grpc::customer::customer_pipeline;
 use crate::metadata::CommandContext;
-use crate::pipeline::CommandPipeline;
 
 const SEED_NAMESPACE: Uuid = Uuid::from_u128(0x2d0c_51a5_4a3e_4f5b_8e77_a1c3_93f0_5eed);
 
@@ -25,10 +24,7 @@ pub struct SeedReport {
 
 /// Registers `count` customers (every tenth `VIP`, the rest `general`), 8 commands at a time.
 pub async fn seed_customers(store: &EventStore, count: usize) -> Result<SeedReport, CommandError> {
-    let services = CustomerServices {
-        emails: Arc::new(ClaimedEmails(store.clone())),
-    };
-    let pipeline = Arc::new(CommandPipeline::<Customer>::new(store.clone(), services));
+    let pipeline = Arc::new(customer_pipeline(store.clone()));
     let written: Vec<u64> = stream::iter(0..count)
         .map(|n| {
             let pipeline = pipeline.clone();

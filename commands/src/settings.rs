@@ -1,6 +1,10 @@
 //! Typed settings of the command service, from the environment (and an optional `.env`).
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use shopcore_event_store::StoreOptions;
+use shopcore_telemetry::process::redact_url;
 
 /// Settings of `shopcore-commands`.
 #[derive(Clone, clap::Parser)]
@@ -16,9 +20,38 @@ pub struct CommandSettings {
     /// Where the gRPC server listens (port 0 picks a free port).
     #[arg(long, env = "GRPC_ADDR", default_value = "127.0.0.1:50051")]
     pub grpc_addr: SocketAddr,
+    /// Where `/metrics`, `/healthz` and `/readyz` of the command service listen.
+    #[arg(long, env = "COMMANDS_METRICS_ADDR", default_value = "127.0.0.1:9463")]
+    pub metrics_addr: SocketAddr,
     /// Connections in the event store pool.
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
+    /// Longest an event store statement may run, in milliseconds.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub statement_timeout_ms: u64,
+    /// Longest an append may wait for a lock, in milliseconds.
+    #[arg(long, env = "DATABASE_LOCK_TIMEOUT_MS", default_value_t = 2000)]
+    pub lock_timeout_ms: u64,
+    /// Longest a transaction may stay idle before the server ends it, in milliseconds.
+    #[arg(
+        long,
+        env = "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS",
+        default_value_t = 10000
+    )]
+    pub idle_in_transaction_timeout_ms: u64,
+}
+
+impl CommandSettings {
+    /// How the write path connects to the event store.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            max_connections: self.database_max_connections,
+            statement_timeout: Duration::from_millis(self.statement_timeout_ms),
+            lock_timeout: Duration::from_millis(self.lock_timeout_ms),
+            idle_in_transaction_timeout: Duration::from_millis(self.idle_in_transaction_timeout_ms),
+            ..StoreOptions::default()
+        }
+    }
 }
 
 impl std::fmt::Debug for CommandSettings {
@@ -26,36 +59,14 @@ impl std::fmt::Debug for CommandSettings {
         f.debug_struct("CommandSettings")
             .field("database_url", &redact_url(&self.database_url))
             .field("grpc_addr", &self.grpc_addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("database_max_connections", &self.database_max_connections)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("lock_timeout_ms", &self.lock_timeout_ms)
+            .field(
+                "idle_in_transaction_timeout_ms",
+                &self.idle_in_transaction_timeout_ms,
+            )
             .finish()
-    }
-}
-
-/// A URL with its password replaced by `***`, safe to log.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let credentials = &url[scheme_end + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            super::redact_url("postgres://app:s3cret@db:5432/shopcore"),
-            "postgres://app:***@db:5432/shopcore"
-        );
-        assert_eq!(
-            super::redact_url("postgres://postgres@127.0.0.1/shopcore"),
-            "postgres://postgres@127.0.0.1/shopcore"
-        );
     }
 }

@@ -8,11 +8,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shopcore_commands::event_log::GlobalLog;
-use shopcore_commands::relay::{Relay, RelaySettings, RelayState};
-use shopcore_commands::testing::{consume, kafka_brokers, Consumed, TestEventStore};
+use shopcore_commands::relay::{Relay, RelaySettings};
+use shopcore_commands::testing::{consume, kafka_brokers, Consumed};
 use shopcore_domain::customer::CustomerEvent;
 use shopcore_event_schemas::registry_double::RegistryDouble;
+use shopcore_event_store::tail::{Fault, TailState};
+use shopcore_event_store::testing::TestEventStore;
+use shopcore_event_store::{GlobalLog, LogPosition};
 use sqlx::PgPool;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -34,8 +36,8 @@ impl RunningRelay {
         Ok(Self { relay, stop, task })
     }
 
-    fn state(&self) -> RelayState {
-        self.relay.state().lock().unwrap().clone()
+    fn state(&self) -> TailState {
+        self.relay.state()
     }
 
     async fn stop(self) {
@@ -48,23 +50,31 @@ fn prefix() -> String {
     format!("t{}.", &Uuid::new_v4().simple().to_string()[..10])
 }
 
-async fn checkpoint(pool: &PgPool) -> anyhow::Result<u64> {
-    let position: Option<i64> =
-        // One relay per test database.
-        sqlx::query_scalar("SELECT max(position) FROM relay_checkpoints")
-            .fetch_one(pool)
+async fn checkpoint(pool: &PgPool) -> anyhow::Result<LogPosition> {
+    // One relay per test database.
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT tx_id, position FROM relay_checkpoints LIMIT 1")
+            .fetch_optional(pool)
             .await?;
-    Ok(position.unwrap_or(0) as u64)
+    Ok(row.map_or(LogPosition::START, |(tx, position)| {
+        LogPosition::new(tx as u64, position as u64)
+    }))
+}
+
+async fn event_count(pool: &PgPool) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await?)
 }
 
 /// Waits until the relay checkpoint reaches the head of the log.
-async fn caught_up(pool: &PgPool, timeout: Duration) -> anyhow::Result<u64> {
+async fn caught_up(pool: &PgPool, timeout: Duration) -> anyhow::Result<LogPosition> {
     let log = GlobalLog::new(pool.clone());
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         let head = log.head().await?;
         let checkpoint = checkpoint(pool).await?;
-        if head > 0 && checkpoint == head {
+        if !head.is_start() && checkpoint == head {
             return Ok(head);
         }
         if tokio::time::Instant::now() > deadline {
@@ -82,10 +92,11 @@ async fn insert(
     sequence: i64,
     event_type: &str,
     payload: serde_json::Value,
-) -> anyhow::Result<(u64, Uuid)> {
-    let (position, event_id): (i64, Uuid) = sqlx::query_as(
+) -> anyhow::Result<(LogPosition, Uuid)> {
+    let (tx, position, event_id): (i64, i64, Uuid) = sqlx::query_as(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         VALUES ('customer', $1, $2, $3, '1', $4, '{}'::jsonb) RETURNING position, event_id",
+         VALUES ('customer', $1, $2, $3, '1', $4, '{}'::jsonb)
+         RETURNING tx_id::text::bigint, position, event_id",
     )
     .bind(customer.to_string())
     .bind(sequence)
@@ -93,7 +104,7 @@ async fn insert(
     .bind(payload)
     .fetch_one(pool)
     .await?;
-    Ok((position as u64, event_id))
+    Ok((LogPosition::new(tx as u64, position as u64), event_id))
 }
 
 fn registered(customer: Uuid, first_name: &str) -> serde_json::Value {
@@ -245,7 +256,7 @@ async fn a_broker_outage_under_load_loses_nothing_and_keeps_order() -> anyhow::R
     });
     // Stop the broker once the relay has published part of the load…
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while checkpoint(&pool).await? < 100 {
+    while checkpoint(&pool).await?.position < 100 {
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
             "relay published nothing"
@@ -253,14 +264,14 @@ async fn a_broker_outage_under_load_loses_nothing_and_keeps_order() -> anyhow::R
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     broker.kill().await?;
-    let written_before_outage = GlobalLog::new(pool.clone()).head().await?;
+    let written_before_outage = event_count(&pool).await?;
     // …keep it down long enough for deliveries to time out, watching the relay retry…
     let mut saw_retrying = false;
     for _ in 0..60 {
-        saw_retrying |= matches!(relay.state(), RelayState::Retrying(_));
+        saw_retrying |= matches!(relay.state(), TailState::Retrying { .. });
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let written_during_outage = GlobalLog::new(pool.clone()).head().await? - written_before_outage;
+    let written_during_outage = event_count(&pool).await? - written_before_outage;
     // …and bring it back.
     broker.restart().await?;
     let report = load.await??;
@@ -275,10 +286,10 @@ async fn a_broker_outage_under_load_loses_nothing_and_keeps_order() -> anyhow::R
     assert_eq!(report.events_written, 1_200);
 
     let stored = GlobalLog::new(pool.clone())
-        .read_after(0, 10_000, None)
+        .read_after(LogPosition::START, 10_000, None)
         .await?;
     assert_eq!(stored.len() as u64, report.events_written);
-    assert_eq!(stored.last().map(|e| e.position), Some(head));
+    assert_eq!(stored.last().map(|e| e.log_position()), Some(head));
     let topics: Vec<String> = ["customer.updated", "customer.segment.recalculated"]
         .iter()
         .map(|t| format!("{prefix}{t}"))
@@ -338,13 +349,13 @@ async fn a_broker_outage_under_load_loses_nothing_and_keeps_order() -> anyhow::R
 
 // --- events that cannot be published -------------------------------------------------------
 
-/// Runs the relay until it halts and returns the halt message.
-async fn run_until_halted(settings: RelaySettings, pool: &PgPool) -> anyhow::Result<String> {
+/// Runs the relay until it halts and returns the event at fault.
+async fn run_until_halted(settings: RelaySettings, pool: &PgPool) -> anyhow::Result<Fault> {
     let relay = RunningRelay::start(settings, pool)?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let message = loop {
-        if let RelayState::Halted(message) = relay.state() {
-            break message;
+    let fault = loop {
+        if let TailState::Halted(fault) = relay.state() {
+            break fault;
         }
         anyhow::ensure!(
             tokio::time::Instant::now() < deadline,
@@ -354,7 +365,7 @@ async fn run_until_halted(settings: RelaySettings, pool: &PgPool) -> anyhow::Res
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     relay.stop().await;
-    Ok(message)
+    Ok(fault)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -387,15 +398,20 @@ async fn an_event_type_without_schema_halts_the_relay_naming_it() -> anyhow::Res
     )
     .await?;
 
-    let message = run_until_halted(settings.clone(), &pool).await?;
-    assert!(message.contains("CustomerErased"), "{message}");
+    let fault = run_until_halted(settings.clone(), &pool).await?;
+    assert_eq!(
+        fault.event_type.as_deref(),
+        Some("CustomerErased"),
+        "{fault:?}"
+    );
+    assert!(fault.message.contains("CustomerErased"), "{fault:?}");
     let metrics = shopcore_telemetry::metrics_text();
     assert!(metrics.contains("shopcore_relay_halted 1"), "{metrics}");
     assert!(
         metrics.contains("shopcore_relay_failures_total{reason=\"unmapped_event_type\"} 1"),
         "{metrics}"
     );
-    assert!(message.contains(&unknown_id.to_string()), "{message}");
+    assert_eq!(fault.event_id, Some(unknown_id), "{fault:?}");
     assert_eq!(checkpoint(&pool).await?, before, "stopped right before it");
 
     let messages = read_topic(&settings, "customer.updated", 1).await?;
@@ -431,9 +447,9 @@ async fn a_message_over_the_size_limit_halts_the_relay_naming_its_event() -> any
     )
     .await?;
 
-    let message = run_until_halted(settings, &pool).await?;
-    assert!(message.contains(&big_id.to_string()), "{message}");
-    assert!(message.contains("size limit"), "{message}");
+    let fault = run_until_halted(settings, &pool).await?;
+    assert_eq!(fault.event_id, Some(big_id), "{fault:?}");
+    assert!(fault.message.contains("size limit"), "{fault:?}");
     assert_eq!(checkpoint(&pool).await?, before);
     db.drop_database().await
 }
@@ -443,8 +459,8 @@ async fn a_message_over_the_size_limit_halts_the_relay_naming_its_event() -> any
 /// Waits until `relay` is in a state `accept` takes.
 async fn wait_for_state(
     relay: &RunningRelay,
-    accept: impl Fn(&RelayState) -> bool,
-) -> anyhow::Result<RelayState> {
+    accept: impl Fn(&TailState) -> bool,
+) -> anyhow::Result<TailState> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let state = relay.state();
@@ -475,8 +491,8 @@ async fn a_second_relay_stands_by_and_takes_over_without_duplicates() -> anyhow:
     let active = RunningRelay::start(settings.clone(), &pool)?;
     caught_up(&pool, Duration::from_secs(30)).await?;
     let standby = RunningRelay::start(settings.clone(), &pool)?;
-    wait_for_state(&standby, |s| *s == RelayState::Standby).await?;
-    assert_eq!(active.state(), RelayState::Running);
+    wait_for_state(&standby, |s| *s == TailState::Standby).await?;
+    assert_eq!(active.state(), TailState::Running);
 
     active.stop().await;
     let second_customer = Uuid::new_v4();
@@ -489,11 +505,7 @@ async fn a_second_relay_stands_by_and_takes_over_without_duplicates() -> anyhow:
     )
     .await?;
     caught_up(&pool, Duration::from_secs(30)).await?;
-    assert_eq!(
-        standby.state(),
-        RelayState::Running,
-        "the standby took over"
-    );
+    assert_eq!(standby.state(), TailState::Running, "the standby took over");
     standby.stop().await;
 
     let messages = read_topic(&settings, "customer.updated", 2).await?;
@@ -527,14 +539,14 @@ async fn a_schema_registry_outage_delays_publishing_and_loses_nothing() -> anyho
     .await?;
 
     let relay = RunningRelay::start(settings.clone(), &pool)?;
-    let state = wait_for_state(&relay, |s| matches!(s, RelayState::Retrying(_))).await?;
+    let state = wait_for_state(&relay, |s| matches!(s, TailState::Retrying { .. })).await?;
     assert!(
         format!("{state:?}").contains("-value"),
         "names the subject: {state:?}"
     );
     assert_eq!(
         checkpoint(&pool).await?,
-        0,
+        LogPosition::START,
         "nothing published without schema ids"
     );
 

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use axum::routing::{get, post};
 use axum::Router;
 use shopcore_projections::customer::read_model::CustomerReadModel;
-use shopcore_projections::stores::{connect_mysql, connect_redis};
+use shopcore_projections::stores::{connect_event_log, connect_mysql_checked, connect_redis};
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
 use tokio::net::TcpListener;
 use tonic::transport::Endpoint;
@@ -30,7 +30,11 @@ impl GatewayApp {
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(10))
             .connect_lazy();
-        let mysql = connect_mysql(&settings.mysql_url).await?;
+        // The gateway migrates nothing: it waits for the schemas' owners (the command service,
+        // the projections process) and fails saying what to run if they stay behind.
+        let patience = Duration::from_secs(60);
+        let log = connect_event_log(&settings.database_url, patience).await?;
+        let mysql = connect_mysql_checked(&settings.mysql_url, patience).await?;
         let redis = connect_redis(&settings.redis_url).await?;
         let state = AppState {
             customers: CustomerCommandsClient::new(channel.clone()),
@@ -41,6 +45,7 @@ impl GatewayApp {
                 settings.redis_key_prefix.clone(),
             ),
             redis,
+            log,
             read_your_writes_timeout: Duration::from_millis(settings.read_your_writes_timeout_ms),
         };
         let listener = TcpListener::bind(settings.http_addr)

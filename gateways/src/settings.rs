@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use shopcore_commands::settings::redact_url;
+use shopcore_telemetry::process::redact_url;
 
 /// Settings of `shopcore-gateway`.
 #[derive(Clone, clap::Parser)]
@@ -14,6 +14,14 @@ pub struct GatewaySettings {
     /// The gRPC command service.
     #[arg(long, env = "COMMANDS_URL", default_value = "http://127.0.0.1:50051")]
     pub commands_url: String,
+    /// The Postgres event store, read only: to tell whether a `Shopcore-Min-Position` names an
+    /// event of the log.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/shopcore"
+    )]
+    pub database_url: String,
     /// MySQL (MariaDB) read models.
     #[arg(
         long,
@@ -27,8 +35,8 @@ pub struct GatewaySettings {
     /// Prefix of every Redis key of this deployment.
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
     pub redis_key_prefix: String,
-    /// How long a read waits for the read model to reach `Shopcore-Min-Position`, and a write
-    /// for its own events to be projected, in milliseconds.
+    /// How long a read waits for the read model to reach `Shopcore-Min-Position`, in
+    /// milliseconds.
     #[arg(long, env = "READ_YOUR_WRITES_TIMEOUT_MS", default_value_t = 5000)]
     pub read_your_writes_timeout_ms: u64,
 }
@@ -38,6 +46,7 @@ impl std::fmt::Debug for GatewaySettings {
         f.debug_struct("GatewaySettings")
             .field("http_addr", &self.http_addr)
             .field("commands_url", &self.commands_url)
+            .field("database_url", &redact_url(&self.database_url))
             .field("mysql_url", &redact_url(&self.mysql_url))
             .field("redis_url", &redact_url(&self.redis_url))
             .field("redis_key_prefix", &self.redis_key_prefix)

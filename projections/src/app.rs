@@ -1,10 +1,16 @@
-//! The `shopcore-projections` process: runs every projector, serves `/metrics` and `/healthz`.
+//! The `shopcore-projections` process: runs every projector, serves `/metrics`, `/healthz`,
+//! `/readyz` (503 naming the projector and the event while one is halted) and `/status` (every
+//! projector's state, checkpoint and lag as JSON, which `shopcore-projections status` prints).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use shopcore_commands::event_log::GlobalLog;
-use shopcore_commands::event_store::EventStore;
+use axum::routing::get;
+use serde_json::json;
+use shopcore_event_store::tail::{SharedStatus, TailStatus};
+use shopcore_event_store::GlobalLog;
+use shopcore_telemetry::process::{ops_router, Readiness};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -12,18 +18,18 @@ use crate::customer::mysql::CustomerMysqlProjector;
 use crate::customer::redis::CustomerRedisProjector;
 use crate::runtime::{ProjectionRunner, Projector};
 use crate::settings::ProjectionSettings;
-use crate::stores::{connect_mysql, connect_redis};
+use crate::stores::{connect_event_log, connect_mysql, connect_redis};
 
-/// Every projector of the deployment, by name.
+/// Every projector of the deployment, by name. Migrates the MySQL read models (this process
+/// owns them); checks, never migrates, the event store.
 pub async fn projectors(
     settings: &ProjectionSettings,
 ) -> anyhow::Result<(GlobalLog, Vec<Arc<dyn Projector>>)> {
-    let store = EventStore::connect(&settings.database_url, 8).await?;
-    let log = GlobalLog::new(store.pool().clone());
+    let log = connect_event_log(&settings.database_url, Duration::from_secs(60)).await?;
     let mysql = connect_mysql(&settings.mysql_url).await?;
     let redis = connect_redis(&settings.redis_url).await?;
     let projectors: Vec<Arc<dyn Projector>> = vec![
-        Arc::new(CustomerMysqlProjector::new(mysql)),
+        Arc::new(CustomerMysqlProjector::new(mysql, log.clone())),
         Arc::new(CustomerRedisProjector::new(
             redis,
             log.clone(),
@@ -31,6 +37,14 @@ pub async fn projectors(
         )),
     ];
     Ok((log, projectors))
+}
+
+/// Every projector's status.
+fn snapshot(statuses: &[SharedStatus]) -> Vec<TailStatus> {
+    statuses
+        .iter()
+        .map(|status| status.read().expect("status lock").clone())
+        .collect()
 }
 
 /// Runs all projectors until `shutdown` resolves.
@@ -45,17 +59,33 @@ pub async fn run(
     tracing::info!(metrics_addr = %listener.local_addr()?, "listening");
     let (stop, stopped) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    let mut statuses = Vec::new();
     for projector in projectors {
         let runner = ProjectionRunner::new(log.clone(), projector, settings.batch_size);
+        statuses.push(runner.status());
         let stopped = stopped.clone();
         tasks.spawn(async move { runner.run(stopped).await });
     }
-    let router = axum::Router::new()
-        .route(
-            "/metrics",
-            axum::routing::get(|| async { shopcore_telemetry::metrics_text() }),
-        )
-        .route("/healthz", axum::routing::get(|| async { "ok" }));
+    let statuses = Arc::new(statuses);
+    let for_ready = statuses.clone();
+    let for_status = statuses.clone();
+    let router = ops_router(Arc::new(move || {
+        let projectors = snapshot(&for_ready);
+        Box::pin(async move {
+            let ready = projectors.iter().all(|p| p.state.is_ready());
+            Readiness {
+                ready,
+                body: json!({ "ready": ready, "projectors": projectors }),
+            }
+        })
+    }))
+    .route(
+        "/status",
+        get(move || {
+            let projectors = snapshot(&for_status);
+            async move { axum::Json(json!({ "projectors": projectors })) }
+        }),
+    );
     let mut metrics_stopped = stopped.clone();
     tasks.spawn(async move {
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {

@@ -5,9 +5,8 @@
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use shopcore_commands::event_log::GlobalLog;
+use shopcore_event_store::{GlobalLog, LogPosition};
 
-use crate::error::ProjectionError;
 use crate::runtime::ProjectionRunner;
 
 /// What a rebuild did.
@@ -15,7 +14,7 @@ use crate::runtime::ProjectionRunner;
 pub struct RebuildReport {
     pub events: u64,
     pub elapsed: Duration,
-    pub checkpoint: u64,
+    pub checkpoint: LogPosition,
 }
 
 impl RebuildReport {
@@ -25,26 +24,28 @@ impl RebuildReport {
 }
 
 /// Resets the projector (unless `resume`) and applies every event up to the log's head as it was
-/// when the rebuild started.
+/// when the rebuild started. Stops at the first failure, which names the event at fault when
+/// one is (the checkpoint stays where it was, so `--resume` continues from there).
 pub async fn rebuild(
     runner: &ProjectionRunner,
     log: &GlobalLog,
     resume: bool,
     show_progress: bool,
-) -> Result<RebuildReport, ProjectionError> {
+) -> anyhow::Result<RebuildReport> {
     if !resume {
         runner.projector().reset().await?;
     }
     let head = log.head().await?;
     let start = runner.projector().checkpoint().await?;
+    let total = log.lag(start, u32::MAX).await?.events;
     let bar = if show_progress {
-        ProgressBar::new(head.saturating_sub(start))
+        ProgressBar::new(total)
     } else {
         ProgressBar::hidden()
     };
     bar.set_style(
         ProgressStyle::with_template(
-            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} positions ({per_sec}, eta {eta})",
+            "{msg} [{elapsed_precise}] {wide_bar} {pos}/{len} events ({per_sec}, eta {eta})",
         )
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
@@ -59,7 +60,7 @@ pub async fn rebuild(
         }
         events += step.events as u64;
         checkpoint = step.checkpoint;
-        bar.set_position(checkpoint.saturating_sub(start).min(head - start));
+        bar.set_position(events.min(total));
     }
     bar.finish();
     Ok(RebuildReport {

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use shopcore_commands::settings::redact_url;
+use shopcore_telemetry::process::redact_url;
 
 /// Connection settings shared by the projection subcommands.
 #[derive(Clone, clap::Args)]

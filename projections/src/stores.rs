@@ -1,4 +1,6 @@
-//! Connections to the read-model stores: MySQL (migrated on connect) and Redis.
+//! Connections to the read-model stores: MySQL and Redis; the MySQL schema's migrations (the
+//! projections process owns them) and the check other readers make; the event store as the
+//! read side sees it.
 
 use std::time::Duration;
 
@@ -10,11 +12,71 @@ use sqlx::{MySql, MySqlPool};
 /// Migrations of the MySQL read-model database.
 pub static MYSQL_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../infra/migrations/mysql");
 
-/// Connects to MySQL, creating the database when missing, and runs the migrations.
+/// Connects to MySQL, creating the database when missing, and runs the migrations. Only the
+/// owner of the read-model schema (the projections process, its rebuild jobs) calls this.
 pub async fn connect_mysql(url: &str) -> anyhow::Result<MySqlPool> {
-    if !MySql::database_exists(url)
+    let pool = connect_mysql_unchecked(url, true).await?;
+    migrate_mysql(&pool)
         .await
-        .context("while checking the MySQL database")?
+        .context("while migrating the MySQL read models")?;
+    Ok(pool)
+}
+
+/// Connects to MySQL and waits (up to `patience`) until its schema is the one this build
+/// expects; fails saying what to run when it stays behind. For readers such as the gateway.
+pub async fn connect_mysql_checked(url: &str, patience: Duration) -> anyhow::Result<MySqlPool> {
+    let expected = MYSQL_MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    let deadline = std::time::Instant::now() + patience;
+    // The database may not exist yet: its owner creates it when it starts.
+    let pool = loop {
+        match connect_mysql_unchecked(url, false).await {
+            Ok(pool) => break pool,
+            Err(error) if std::time::Instant::now() >= deadline => return Err(error),
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    };
+    loop {
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(None);
+        let applied = applied.unwrap_or(0);
+        if applied >= expected {
+            return Ok(pool);
+        }
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "the MySQL read-model schema is at migration {applied}, this build needs {expected}: \
+             start shopcore-projections (or run `shopcore-projections migrate`), which migrates it"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The event store as the read side sees it: a small pool whose schema is checked, never
+/// migrated (the command service owns it).
+pub async fn connect_event_log(
+    database_url: &str,
+    patience: Duration,
+) -> anyhow::Result<shopcore_event_store::GlobalLog> {
+    let options = shopcore_event_store::StoreOptions {
+        max_connections: 8,
+        statement_timeout: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let pool = shopcore_event_store::store::connect_pool(database_url, &options)
+        .await
+        .context("while connecting to the event store")?;
+    shopcore_event_store::schema::check(&pool, patience).await?;
+    Ok(shopcore_event_store::GlobalLog::new(pool))
+}
+
+async fn connect_mysql_unchecked(url: &str, create: bool) -> anyhow::Result<MySqlPool> {
+    if create
+        && !MySql::database_exists(url)
+            .await
+            .context("while checking the MySQL database")?
     {
         if let Err(error) = MySql::create_database(url).await {
             if !MySql::database_exists(url).await.unwrap_or(false) {
@@ -28,9 +90,6 @@ pub async fn connect_mysql(url: &str) -> anyhow::Result<MySqlPool> {
         .connect(url)
         .await
         .context("while connecting to MySQL")?;
-    migrate_mysql(&pool)
-        .await
-        .context("while migrating the MySQL read models")?;
     Ok(pool)
 }
 

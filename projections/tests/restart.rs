@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::Rng as _;
-use shopcore_commands::event_log::GlobalLog;
+use shopcore_commands::grpc::customer::customer_snapshots;
 use shopcore_commands::metadata::CommandContext;
 use shopcore_commands::pipeline::CommandPipeline;
-use shopcore_commands::testing::TestEventStore;
 use shopcore_domain::customer::{
     Customer, CustomerCommand, CustomerEmailLookup, CustomerServices, ProfileChanges,
 };
+use shopcore_event_store::testing::TestEventStore;
+use shopcore_event_store::{GlobalLog, LogPosition};
 use shopcore_projections::customer::mysql::{
     count_customers, find_customer, CustomerMysqlProjector,
 };
@@ -86,7 +87,7 @@ async fn seed_customers(pipeline: &CommandPipeline<Customer>) -> anyhow::Result<
 /// Runs the projector in a task and kills it after a random moment, again and again, until it
 /// has reached `head`. Returns how many times it was killed. When a life was too short to apply
 /// anything (a loaded machine), the next ones get longer, so the test ends on any machine.
-async fn run_with_crashes(runner: ProjectionRunner, head: u64) -> anyhow::Result<u32> {
+async fn run_with_crashes(runner: ProjectionRunner, head: LogPosition) -> anyhow::Result<u32> {
     let mut kills = 0;
     let mut longest_life_ms = 30;
     let mut checkpoint = runner.projector().checkpoint().await?;
@@ -118,7 +119,8 @@ async fn killed_projectors_resume_without_loss_or_double_effect() -> anyhow::Res
     let services = CustomerServices {
         emails: Arc::new(NoEmailsTaken),
     };
-    let pipeline = CommandPipeline::<Customer>::new(db.store.clone(), services);
+    let pipeline =
+        CommandPipeline::<Customer>::new(db.store.clone(), services, customer_snapshots());
     let ids = seed_customers(&pipeline).await?;
     let log = GlobalLog::new(db.store.pool().clone());
     let head = log.head().await?;
@@ -131,7 +133,7 @@ async fn killed_projectors_resume_without_loss_or_double_effect() -> anyhow::Res
     let redis = connect_redis("redis://127.0.0.1:6379").await?;
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
 
-    let mysql_projector = Arc::new(CustomerMysqlProjector::new(mysql.clone()));
+    let mysql_projector = Arc::new(CustomerMysqlProjector::new(mysql.clone(), log.clone()));
     let redis_projector = Arc::new(CustomerRedisProjector::new(
         redis.clone(),
         log.clone(),

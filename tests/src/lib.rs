@@ -32,6 +32,7 @@ fn bin_dir() -> anyhow::Result<PathBuf> {
 
 /// A running process whose JSON log lines are scanned for its listening address.
 struct Process {
+    name: String,
     child: Child,
 }
 
@@ -49,6 +50,26 @@ async fn spawn_with_args(
     envs: &[(&str, String)],
     address_field: &str,
 ) -> anyhow::Result<(Process, String)> {
+    let (process, line) = spawn_line(name, args, envs, address_field).await?;
+    let address = field(&line, address_field)?;
+    Ok((process, address))
+}
+
+/// A string field of a JSON log line.
+fn field(line: &serde_json::Value, name: &str) -> anyhow::Result<String> {
+    line.get(name)
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .with_context(|| format!("no {name} in {line}"))
+}
+
+/// Starts a binary and returns it with the first JSON log line that has `address_field`.
+async fn spawn_line(
+    name: &str,
+    args: &[&str],
+    envs: &[(&str, String)],
+    address_field: &str,
+) -> anyhow::Result<(Process, serde_json::Value)> {
     let path = bin_dir()?.join(name);
     if !path.exists() {
         bail!(
@@ -68,7 +89,7 @@ async fn spawn_with_args(
         .spawn()
         .with_context(|| format!("while starting {name}"))?;
     let stdout = child.stdout.take().context("no stdout")?;
-    let (found, mut address) = mpsc::channel::<String>(1);
+    let (found, mut address) = mpsc::channel::<serde_json::Value>(1);
     let field = address_field.to_owned();
     let label = name.to_owned();
     let echo = std::env::var_os("E2E_ECHO").is_some();
@@ -79,8 +100,8 @@ async fn spawn_with_args(
                 eprintln!("[{label}] {line}");
             }
             if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
-                if let Some(addr) = json.get(&field).and_then(|v| v.as_str()) {
-                    let _ = found.try_send(addr.to_owned());
+                if json.get(&field).and_then(|v| v.as_str()).is_some() {
+                    let _ = found.try_send(json);
                 }
             }
         }
@@ -89,7 +110,13 @@ async fn spawn_with_args(
         .await
         .with_context(|| format!("{name} did not report {address_field} within 60 s"))?
         .with_context(|| format!("{name} exited before listening"))?;
-    Ok((Process { child }, address))
+    Ok((
+        Process {
+            name: name.to_owned(),
+            child,
+        },
+        address,
+    ))
 }
 
 /// One isolated Shopcore deployment.
@@ -101,8 +128,12 @@ pub struct TestApp {
     pub mysql: sqlx::MySqlPool,
     pub redis: redis::aio::MultiplexedConnection,
     pub redis_prefix: String,
-    database_url: String,
-    mysql_url: String,
+    /// `http://…` of the projections process (`/metrics`, `/readyz`, `/status`).
+    pub projections_url: String,
+    /// `http://…` of the command service's `/metrics`, `/healthz`, `/readyz`.
+    pub commands_ops_url: String,
+    pub database_url: String,
+    pub mysql_url: String,
     processes: Vec<Process>,
     /// Set by [`TestApp::start_relay`].
     pub relay: Option<RelayHandle>,
@@ -145,11 +176,16 @@ impl TestApp {
 
         let mut envs = common.clone();
         envs.push(("GRPC_ADDR", "127.0.0.1:0".into()));
-        let (commands, grpc_addr) = spawn("shopcore-commands", &envs, "grpc_addr").await?;
+        envs.push(("COMMANDS_METRICS_ADDR", "127.0.0.1:0".into()));
+        let (commands, listening) =
+            spawn_line("shopcore-commands", &[], &envs, "grpc_addr").await?;
+        let grpc_addr = field(&listening, "grpc_addr")?;
+        let commands_ops_addr = field(&listening, "metrics_addr")?;
 
         let mut envs = common.clone();
         envs.push(("PROJECTIONS_METRICS_ADDR", "127.0.0.1:0".into()));
-        let (projections, _) = spawn("shopcore-projections", &envs, "metrics_addr").await?;
+        let (projections, projections_addr) =
+            spawn("shopcore-projections", &envs, "metrics_addr").await?;
 
         let mut envs = common;
         envs.push(("HTTP_ADDR", "127.0.0.1:0".into()));
@@ -169,6 +205,8 @@ impl TestApp {
             mysql,
             redis,
             redis_prefix,
+            projections_url: format!("http://{projections_addr}"),
+            commands_ops_url: format!("http://{commands_ops_addr}"),
             database_url,
             mysql_url,
             processes: vec![commands, projections, gateway],
@@ -204,6 +242,19 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// Kills one of the deployment's processes (`shopcore-projections`, say), as a crash would.
+    pub async fn kill(&mut self, name: &str) -> anyhow::Result<()> {
+        for process in self.processes.iter_mut().filter(|p| p.name == name) {
+            process.child.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// The path of a workspace binary, for tests that run one of its subcommands.
+    pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+        Ok(bin_dir()?.join(name))
     }
 
     /// Number of events in the event store.

@@ -4,6 +4,7 @@ use futures::future::try_join_all;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use shopcore_e2e::TestApp;
+use shopcore_event_store::LogPosition;
 
 async fn create(app: &TestApp, body: Value) -> anyhow::Result<reqwest::Response> {
     Ok(app
@@ -14,13 +15,13 @@ async fn create(app: &TestApp, body: Value) -> anyhow::Result<reqwest::Response>
         .await?)
 }
 
-fn position(response: &reqwest::Response) -> u64 {
+fn position(response: &reqwest::Response) -> LogPosition {
     response
         .headers()
         .get("shopcore-position")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
-        .expect("a write answers with Shopcore-Position")
+        .expect("a write answers with a Shopcore-Position token")
 }
 
 async fn problem(response: reqwest::Response, status: StatusCode) -> anyhow::Result<Value> {
@@ -92,6 +93,19 @@ async fn create_read_update_and_check_the_stores() -> anyhow::Result<()> {
     let segmented: Value = segmented.json().await?;
     assert_eq!(segmented["segments"], json!(["VIP", "general"]));
 
+    // Writes answer without waiting for the projections; a read asks to see the last one.
+    let read = app
+        .http
+        .get(app.url(&format!("/customers/{id}")))
+        .header("shopcore-min-position", segmented_at.to_string())
+        .send()
+        .await?;
+    assert_eq!(read.status(), StatusCode::OK);
+    let read: Value = read.json().await?;
+    assert_eq!(read["segments"], json!(["VIP", "general"]));
+    assert_eq!(read["version"], 3);
+    assert!(read["createdAt"].is_string() && read["updatedAt"].is_string());
+
     // MySQL holds the profile, at the aggregate's version.
     let (last_name, phone, version): (String, Option<String>, u64) =
         sqlx::query_as("SELECT last_name, phone, version FROM customer_profiles WHERE id = ?")
@@ -119,7 +133,8 @@ async fn create_read_update_and_check_the_stores() -> anyhow::Result<()> {
             .map(|j| serde_json::from_str(&j))
             .transpose()?
             .unwrap_or(Value::Null);
-        if snapshot["position"].as_u64() >= Some(segmented_at) {
+        let at: Option<LogPosition> = snapshot["position"].as_str().and_then(|p| p.parse().ok());
+        if at >= Some(segmented_at) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -332,7 +347,8 @@ async fn eight_clients_create_a_hundred_customers_each() -> anyhow::Result<()> {
             anyhow::Ok(created)
         }
     });
-    let created: Vec<(String, u64)> = try_join_all(clients).await?.into_iter().flatten().collect();
+    let created: Vec<(String, LogPosition)> =
+        try_join_all(clients).await?.into_iter().flatten().collect();
     assert_eq!(created.len(), CLIENTS * PER_CLIENT);
 
     for (id, at) in &created {
@@ -349,5 +365,116 @@ async fn eight_clients_create_a_hundred_customers_each() -> anyhow::Result<()> {
         .await?;
     assert_eq!(in_mysql as usize, CLIENTS * PER_CLIENT);
     assert_eq!(app.event_count().await? as usize, CLIENTS * PER_CLIENT);
+    app.cleanup().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_answer_from_the_command_while_the_projections_are_down() -> anyhow::Result<()> {
+    let mut app = TestApp::spawn().await?;
+    app.kill("shopcore-projections").await?;
+
+    let created = create(
+        &app,
+        json!({"email": "offline@Example.COM", "firstName": "Off", "lastName": "Line", "phone": "+1 202 555 0100"}),
+    )
+    .await?;
+    assert_eq!(
+        created.status(),
+        StatusCode::CREATED,
+        "no projection is waited for"
+    );
+    let at = position(&created);
+    assert_eq!(created.headers()["etag"], "\"1\"");
+    let body: Value = created.json().await?;
+    assert_eq!(
+        body["email"], "offline@example.com",
+        "as the command normalised it"
+    );
+    assert_eq!(body["firstName"], "Off");
+    assert_eq!(body["phone"], "+1 202 555 0100");
+    assert_eq!(body["version"], 1);
+    assert_eq!(body["position"], at.to_string());
+    let id = body["id"].as_str().expect("id").to_owned();
+
+    let segmented = app
+        .http
+        .post(app.url(&format!("/customers/{id}/segments")))
+        .header("if-match", "\"1\"")
+        .json(&json!({"segments": ["VIP"]}))
+        .send()
+        .await?;
+    assert_eq!(segmented.status(), StatusCode::OK);
+    let segmented_at = position(&segmented);
+    assert!(segmented_at > at, "{segmented_at} after {at}");
+    let body: Value = segmented.json().await?;
+    assert_eq!(body["segments"], json!(["VIP"]));
+    assert_eq!(
+        body["lastName"], "Line",
+        "the whole customer, not only what changed"
+    );
+    assert_eq!(body["version"], 2);
+
+    // A read that asks for the write waits, then says to retry: the read model is behind.
+    let behind = app
+        .http
+        .get(app.url(&format!("/customers/{id}")))
+        .header("shopcore-min-position", segmented_at.to_string())
+        .send()
+        .await?;
+    let behind = problem(behind, StatusCode::SERVICE_UNAVAILABLE).await?;
+    assert!(
+        behind["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("retry"),
+        "{behind}"
+    );
+    app.cleanup().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_min_position_the_log_does_not_hold_is_rejected_at_once() -> anyhow::Result<()> {
+    let app = TestApp::spawn().await?;
+    let created = create(
+        &app,
+        json!({"email": "tokens@example.com", "firstName": "To", "lastName": "Ken"}),
+    )
+    .await?;
+    let at = position(&created);
+    let id = created.json::<Value>().await?["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let beyond = LogPosition::new(at.tx, at.position + 1_000_000);
+    let other_tx = LogPosition::new(at.tx + 1, at.position);
+    for (token, what) in [
+        (beyond.to_string(), "a position beyond the log's head"),
+        (
+            other_tx.to_string(),
+            "a position written by another transaction",
+        ),
+        ("17".to_owned(), "a bare number"),
+        ("-1-2".to_owned(), "a negative number"),
+        ("99999999999999999999-1".to_owned(), "a number out of range"),
+        ("1-2 ".repeat(100), "garbage"),
+    ] {
+        let response = app
+            .http
+            .get(app.url(&format!("/customers/{id}")))
+            .header("shopcore-min-position", token.trim())
+            .send()
+            .await?;
+        let body = problem(response, StatusCode::BAD_REQUEST).await?;
+        // 400, not the 503 a wait for the read model ends in: it was refused without waiting.
+        assert_eq!(body["field"], "Shopcore-Min-Position", "{what}: {body}");
+    }
+    let ok = app
+        .http
+        .get(app.url(&format!("/customers/{id}")))
+        .header("shopcore-min-position", at.to_string())
+        .send()
+        .await?;
+    assert_eq!(ok.status(), StatusCode::OK);
     app.cleanup().await
 }

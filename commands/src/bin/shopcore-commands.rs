@@ -1,11 +1,13 @@
 //! `shopcore-commands`: the gRPC command service, and seeding.
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
-use shopcore_commands::app::{shutdown_signal, CommandApp};
-use shopcore_commands::event_log::GlobalLog;
-use shopcore_commands::event_store::EventStore;
+use shopcore_commands::app::CommandApp;
 use shopcore_commands::relay::{server, Relay, RelaySettings};
 use shopcore_commands::settings::CommandSettings;
+use shopcore_event_store::{schema, EventStore, GlobalLog, StoreOptions};
+use shopcore_telemetry::process::shutdown_signal;
 
 #[derive(Parser)]
 #[command(name = "shopcore-commands", about = "Shopcore's gRPC command service")]
@@ -18,8 +20,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve gRPC until stopped (the default).
+    /// Serve gRPC until stopped (the default). Migrates the event store first.
     Serve,
+    /// Create the event store database when missing and run its migrations, then exit.
+    Migrate,
     /// Write seed data through the command pipeline (idempotent: run it twice, get it once).
     Seed {
         /// Customers to register (every tenth is VIP).
@@ -54,8 +58,19 @@ async fn main() -> anyhow::Result<()> {
             let app = CommandApp::build(&cli.settings).await?;
             app.run(shutdown_signal()).await
         }
+        Command::Migrate => {
+            shopcore_commands::app::migrate(&cli.settings).await?;
+            println!(
+                "event store migrated to {}",
+                shopcore_event_store::schema::expected_version()
+            );
+            Ok(())
+        }
         Command::Seed { customers } => {
-            let store = EventStore::connect(&cli.settings.database_url, 16).await?;
+            let store =
+                EventStore::connect(&cli.settings.database_url, &cli.settings.store_options())
+                    .await?;
+            schema::check(store.pool(), Duration::from_secs(30)).await?;
             let started = std::time::Instant::now();
             let report = shopcore_commands::seed::seed_customers(&store, customers).await?;
             println!(
@@ -68,11 +83,20 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Relay { relay } => {
             tracing::info!(settings = ?cli.settings, relay = ?relay, "starting");
-            let store = EventStore::connect(&cli.settings.database_url, 4).await?;
+            // The relay reads; it waits for the command service's migrations rather than
+            // running them, and has no write-path timeouts on its long-lived leader connection.
+            let options = StoreOptions {
+                max_connections: 4,
+                statement_timeout: Duration::from_secs(30),
+                idle_in_transaction_timeout: Duration::from_secs(60),
+                ..StoreOptions::default()
+            };
+            let store = EventStore::connect(&cli.settings.database_url, &options).await?;
+            schema::check(store.pool(), Duration::from_secs(60)).await?;
             let listener = tokio::net::TcpListener::bind(relay.metrics_addr).await?;
             let relay = Relay::new(relay, GlobalLog::new(store.pool().clone()))?;
             tracing::info!(metrics_addr = %listener.local_addr()?, "listening");
-            server::spawn(listener, relay.state());
+            server::spawn(listener, relay.status());
             let (stop, stopped) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 shutdown_signal().await;

@@ -7,17 +7,34 @@ use async_trait::async_trait;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
+use cqrs_es::Aggregate as _;
 use shopcore_domain::customer::{
     Address, Customer, CustomerCommand, CustomerEmailLookup, CustomerServices, ProfileChanges,
+    EVENT_SCHEMA_VERSION,
 };
-use shopcore_proto::common::v1::{CommandOptions, CommandResult};
+use shopcore_event_store::snapshot::SnapshotPolicy;
+use shopcore_event_store::EventStore;
+use shopcore_proto::common::v1::CommandOptions;
 use shopcore_proto::customer::v1 as pb;
 use shopcore_proto::customer::v1::customer_commands_server::CustomerCommands;
 
+use super::metrics::record_command;
 use super::{command_context, command_result, command_status, invalid, parse_uuid};
 use crate::claims::CUSTOMER_EMAIL;
-use crate::event_store::EventStore;
-use crate::pipeline::CommandPipeline;
+use crate::pipeline::{CommandOutcome, CommandPipeline};
+
+/// Snapshots of customers: every 100 events, valid for this state layout and event schema.
+pub fn customer_snapshots() -> SnapshotPolicy {
+    SnapshotPolicy::new(Customer::TYPE, 100, 1, EVENT_SCHEMA_VERSION)
+}
+
+/// The command pipeline of customers over `store`.
+pub fn customer_pipeline(store: EventStore) -> CommandPipeline<Customer> {
+    let services = CustomerServices {
+        emails: Arc::new(ClaimedEmails(store.clone())),
+    };
+    CommandPipeline::new(store, services, customer_snapshots())
+}
 
 /// E-mail ownership from the unique-claims table of the event store.
 pub(crate) struct ClaimedEmails(pub(crate) EventStore);
@@ -41,11 +58,8 @@ pub struct CustomerService {
 
 impl CustomerService {
     pub fn new(store: EventStore) -> Self {
-        let services = CustomerServices {
-            emails: Arc::new(ClaimedEmails(store.clone())),
-        };
         Self {
-            pipeline: CommandPipeline::new(store, services),
+            pipeline: customer_pipeline(store),
         }
     }
 
@@ -56,7 +70,7 @@ impl CustomerService {
         customer_id: &str,
         options: Option<&CommandOptions>,
         command: impl FnOnce(Uuid) -> Result<CustomerCommand, Status>,
-    ) -> Result<Response<CommandResult>, Status> {
+    ) -> Result<Response<pb::CustomerResult>, Status> {
         let started = Instant::now();
         let id = parse_uuid(customer_id, "customerId")?;
         let context = command_context(command_type, metadata, options)?;
@@ -65,10 +79,42 @@ impl CustomerService {
             .pipeline
             .execute(&id.to_string(), command, &context)
             .await;
-        crate::app::record_command(command_type, result.as_ref().err(), started.elapsed());
+        record_command(command_type, result.as_ref().err(), started.elapsed());
         result
-            .map(|outcome| Response::new(command_result(id.to_string(), outcome)))
+            .map(|outcome| Response::new(customer_result(id, &outcome)))
             .map_err(command_status)
+    }
+}
+
+/// The reply: what the command did and the customer after it.
+fn customer_result(id: Uuid, outcome: &CommandOutcome<Customer>) -> pb::CustomerResult {
+    let state = &outcome.state;
+    pb::CustomerResult {
+        result: Some(command_result(id.to_string(), outcome)),
+        customer: Some(pb::Customer {
+            customer_id: id.to_string(),
+            email: state.email.clone(),
+            first_name: state.first_name.clone(),
+            last_name: state.last_name.clone(),
+            phone: state.phone.clone(),
+            addresses: state
+                .addresses
+                .iter()
+                .map(|(address_id, address)| pb::CustomerAddress {
+                    address_id: address_id.to_string(),
+                    address: Some(pb::Address {
+                        line1: address.line1.clone(),
+                        line2: address.line2.clone(),
+                        city: address.city.clone(),
+                        region: address.region.clone(),
+                        postal_code: address.postal_code.clone(),
+                        country: address.country.clone(),
+                        label: address.label.clone(),
+                    }),
+                })
+                .collect(),
+            segments: state.segments.iter().cloned().collect(),
+        }),
     }
 }
 
@@ -90,7 +136,7 @@ impl CustomerCommands for CustomerService {
     async fn register_customer(
         &self,
         request: Request<pb::RegisterCustomerRequest>,
-    ) -> Result<Response<CommandResult>, Status> {
+    ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
@@ -114,7 +160,7 @@ impl CustomerCommands for CustomerService {
     async fn update_profile(
         &self,
         request: Request<pb::UpdateProfileRequest>,
-    ) -> Result<Response<CommandResult>, Status> {
+    ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
@@ -137,7 +183,7 @@ impl CustomerCommands for CustomerService {
     async fn add_address(
         &self,
         request: Request<pb::AddAddressRequest>,
-    ) -> Result<Response<CommandResult>, Status> {
+    ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
@@ -158,7 +204,7 @@ impl CustomerCommands for CustomerService {
     async fn update_address(
         &self,
         request: Request<pb::UpdateAddressRequest>,
-    ) -> Result<Response<CommandResult>, Status> {
+    ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
@@ -179,7 +225,7 @@ impl CustomerCommands for CustomerService {
     async fn remove_address(
         &self,
         request: Request<pb::RemoveAddressRequest>,
-    ) -> Result<Response<CommandResult>, Status> {
+    ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
@@ -199,7 +245,7 @@ impl CustomerCommands for CustomerService {
     async fn assign_segments(
         &self,
         request: Request<pb::AssignSegmentsRequest>,
-    ) -> Result<Response<CommandResult>, Status> {
+    ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, _, request) = request.into_parts();
         let options = request.options.clone();
         self.run(

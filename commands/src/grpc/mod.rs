@@ -1,6 +1,7 @@
 //! The tonic services: one file per aggregate, plus request context and status mapping.
 
 pub mod customer;
+pub mod metrics;
 
 use tonic::metadata::MetadataMap;
 use uuid::Uuid;
@@ -74,13 +75,17 @@ pub fn invalid(field: &str, reason: &str) -> tonic::Status {
 }
 
 /// The reply of a successful command.
-pub fn command_result(aggregate_id: impl Into<String>, outcome: CommandOutcome) -> CommandResult {
+pub fn command_result<A>(
+    aggregate_id: impl Into<String>,
+    outcome: &CommandOutcome<A>,
+) -> CommandResult {
     CommandResult {
         aggregate_id: aggregate_id.into(),
         version: outcome.version,
-        position: outcome.position,
+        position: outcome.position.position,
         events_written: outcome.events_written,
         replayed: outcome.replayed,
+        log_position: outcome.position.to_string(),
     }
 }
 

@@ -2,7 +2,10 @@
 
 use std::sync::LazyLock;
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts};
+use std::sync::Arc;
+
+use prometheus::{Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
+use shopcore_event_store::tail::TailMetrics;
 
 fn register<T: prometheus::core::Collector + Clone + 'static>(metric: T) -> T {
     // Registration fails only for a duplicate name, which the LazyLock statics rule out.
@@ -75,3 +78,35 @@ pub(super) static BATCH_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
         .expect("valid metric"),
     )
 });
+
+static LAG_SECONDS: LazyLock<Gauge> = LazyLock::new(|| {
+    register(
+        Gauge::new(
+            "shopcore_relay_lag_seconds",
+            "Age of the oldest stored event the relay has not published yet",
+        )
+        .expect("valid metric"),
+    )
+});
+
+static EVENTS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register(
+        IntCounter::new(
+            "shopcore_relay_events_total",
+            "Events the relay published and moved its checkpoint past",
+        )
+        .expect("valid metric"),
+    )
+});
+
+/// The relay's metrics as the tail loop reports them.
+pub(super) fn tail_metrics() -> TailMetrics {
+    TailMetrics {
+        position: POSITION.clone(),
+        events: EVENTS.clone(),
+        halted: HALTED.clone(),
+        lag_events: LAG.clone(),
+        lag_seconds: LAG_SECONDS.clone(),
+        failures: Arc::new(|reason| FAILURES.with_label_values(&[reason])),
+    }
+}

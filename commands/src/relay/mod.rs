@@ -19,6 +19,9 @@
 //!
 //! Relays with the same name take turns through a Postgres advisory lock, so a second one is a
 //! hot standby rather than a source of duplicates.
+//!
+//! The loop itself (listen, read, back off, halt) is the event store's one tail loop,
+//! [`shopcore_event_store::tail::TailLoop`]; this module is the [`LogConsumer`] it drives.
 
 pub mod consumer;
 mod kafka;
@@ -27,9 +30,11 @@ pub mod server;
 pub mod settings;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _, PurgeConfig};
 use schema_registry_converter::async_impl::avro::AvroEncoder;
@@ -38,63 +43,13 @@ use schema_registry_converter::schema_registry_common::{
     SchemaType, SubjectNameStrategy, SuppliedSchema,
 };
 use shopcore_event_schemas::{headers, EventEnvelope, EventSchemas};
+use shopcore_event_store::tail::{LogConsumer, SharedStatus, TailError, TailLoop, TailState};
+use shopcore_event_store::{GlobalLog, LogPosition, StoredEvent};
 use sqlx::{Connection as _, PgConnection};
 use tokio::sync::watch;
 use tracing::Instrument as _;
 
-use crate::event_log::{GlobalLog, StoredEvent};
 pub use settings::RelaySettings;
-
-/// What the relay is doing, for `/readyz` and tests.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RelayState {
-    Starting,
-    /// Another relay with the same name holds the lock.
-    Standby,
-    /// Caught up or publishing.
-    Running,
-    /// The last attempt failed; retrying.
-    Retrying(String),
-    /// Stopped at an event it cannot publish.
-    Halted(String),
-}
-
-/// A failed batch or start-up.
-#[derive(Debug, thiserror::Error)]
-pub enum RelayError {
-    #[error("{message}")]
-    Transient {
-        reason: &'static str,
-        message: String,
-    },
-    #[error("{message}")]
-    Permanent {
-        reason: &'static str,
-        message: String,
-    },
-}
-
-impl RelayError {
-    fn transient(reason: &'static str, message: impl ToString) -> Self {
-        Self::Transient {
-            reason,
-            message: message.to_string(),
-        }
-    }
-
-    fn reason(&self) -> &'static str {
-        match self {
-            Self::Transient { reason, .. } | Self::Permanent { reason, .. } => reason,
-        }
-    }
-}
-
-/// Result of one [`Relay::step`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RelayStep {
-    pub published: usize,
-    pub checkpoint: u64,
-}
 
 /// A topic as the relay publishes it.
 struct Route {
@@ -102,23 +57,78 @@ struct Route {
     strategy: SubjectNameStrategy,
 }
 
-/// The relay; see the module documentation.
+/// The relay: the consumer and the tail loop that drives it.
 pub struct Relay {
+    publisher: Arc<Publisher>,
+    tail: TailLoop,
+}
+
+impl Relay {
+    pub fn new(settings: RelaySettings, log: GlobalLog) -> anyhow::Result<Self> {
+        let batch_size = settings.batch_size;
+        let publisher = Arc::new(Publisher::new(settings, log.clone())?);
+        let tail = TailLoop::new(log, publisher.clone(), batch_size, metrics::tail_metrics());
+        Ok(Self { publisher, tail })
+    }
+
+    /// The relay's state, checkpoint and lag, for health endpoints and tests.
+    pub fn status(&self) -> SharedStatus {
+        self.tail.status()
+    }
+
+    /// What the relay is doing now.
+    pub fn state(&self) -> TailState {
+        self.tail
+            .status()
+            .read()
+            .expect("status lock")
+            .state
+            .clone()
+    }
+
+    /// The Kafka topic names (with prefix) the relay publishes to.
+    pub fn topics(&self) -> Vec<String> {
+        self.publisher.topics()
+    }
+
+    /// Publishes the next batch (becoming the leader and preparing topics and schemas first when
+    /// needed), for tests and benchmarks.
+    pub async fn step(
+        &self,
+    ) -> Result<shopcore_event_store::tail::Step, shopcore_event_store::tail::StepError> {
+        self.tail.step().await
+    }
+
+    /// Runs until `shutdown` turns true. See the module documentation for the failure policy.
+    pub async fn run(&self, shutdown: watch::Receiver<bool>) {
+        tracing::info!(relay = %self.publisher.settings.name, topics = ?self.topics(), "relay starting");
+        self.tail.run(shutdown).await;
+        self.publisher.release_leadership().await;
+        let _ = self.publisher.producer().flush(Duration::from_secs(5));
+        tracing::info!(relay = %self.publisher.settings.name, "relay stopped");
+    }
+}
+
+/// Publishes batches of the log to Kafka; the [`LogConsumer`] of the relay.
+struct Publisher {
     settings: RelaySettings,
     log: GlobalLog,
     schemas: &'static EventSchemas,
-    /// Replaced after a failed batch (see [`Relay::reset_producer`]).
+    /// Replaced after a failed batch (see [`Publisher::reset_producer`]).
     producer: Mutex<Arc<FutureProducer<kafka::RelayContext>>>,
     encoder: AvroEncoder,
     routes: HashMap<&'static str, Route>,
-    state: Arc<Mutex<RelayState>>,
+    /// The connection holding the leadership lock, while this relay is the active one.
+    leader: tokio::sync::Mutex<Option<PgConnection>>,
+    /// Topics exist and schemas are registered.
+    prepared: AtomicBool,
 }
 
 /// The key of the advisory lock that makes one relay of a name the leader.
 const LOCK_NAMESPACE: i32 = 0x5245_4c59; // "RELY"
 
-impl Relay {
-    pub fn new(settings: RelaySettings, log: GlobalLog) -> anyhow::Result<Self> {
+impl Publisher {
+    fn new(settings: RelaySettings, log: GlobalLog) -> anyhow::Result<Self> {
         let schemas = EventSchemas::embedded()?;
         let producer = kafka::producer(&settings)?;
         let sr_settings = SrSettings::new_builder(settings.schema_registry_url.clone())
@@ -150,7 +160,8 @@ impl Relay {
             producer: Mutex::new(Arc::new(producer)),
             encoder: AvroEncoder::new(sr_settings),
             routes,
-            state: Arc::new(Mutex::new(RelayState::Starting)),
+            leader: tokio::sync::Mutex::new(None),
+            prepared: AtomicBool::new(false),
         })
     }
 
@@ -177,15 +188,6 @@ impl Relay {
         }
     }
 
-    /// A handle on the relay's state, for health endpoints.
-    pub fn state(&self) -> Arc<Mutex<RelayState>> {
-        self.state.clone()
-    }
-
-    fn set_state(&self, state: RelayState) {
-        *self.state.lock().expect("state lock") = state;
-    }
-
     /// The Kafka topic names (with prefix) the relay publishes to.
     pub fn topics(&self) -> Vec<String> {
         let mut topics: Vec<String> = self.routes.values().map(|r| r.topic.clone()).collect();
@@ -194,10 +196,10 @@ impl Relay {
     }
 
     /// Creates missing topics and registers every topic's value schema.
-    pub async fn prepare(&self) -> Result<(), RelayError> {
+    pub async fn prepare(&self) -> Result<(), TailError> {
         kafka::ensure_topics(&self.settings, &self.topics())
             .await
-            .map_err(|e| RelayError::transient("broker", format!("creating topics: {e}")))?;
+            .map_err(|e| TailError::transient("broker", format!("creating topics: {e}")))?;
         // Errors the registry reported (an incompatible schema, say) are cached by the encoder;
         // forget them so a retry asks again.
         self.encoder.remove_errors_from_cache();
@@ -205,13 +207,13 @@ impl Relay {
             let subject = route
                 .strategy
                 .get_subject()
-                .map_err(|e| RelayError::transient("registry", e))?;
+                .map_err(|e| TailError::transient("registry", e))?;
             let schema = self
                 .encoder
                 .get_schema_and_id(&subject, route.strategy.clone())
                 .await
                 .map_err(|e| {
-                    RelayError::transient("registry", format!("registering {subject}: {e}"))
+                    TailError::transient("registry", format!("registering {subject}: {e}"))
                 })?;
             tracing::info!(subject, schema_id = schema.id, "schema registered");
         }
@@ -219,9 +221,10 @@ impl Relay {
     }
 
     /// Takes the leadership lock on a dedicated connection, or `None` when another relay of the
+    /// Takes the leadership lock on a dedicated connection, or `None` when another relay of the
     /// same name holds it.
-    pub async fn acquire_leadership(&self) -> Result<Option<PgConnection>, RelayError> {
-        let store = |e: sqlx::Error| RelayError::transient("store", e);
+    async fn acquire_leadership(&self) -> Result<Option<PgConnection>, TailError> {
+        let store = |e: sqlx::Error| TailError::transient("store", e);
         let mut connection = self.log.pool().acquire().await.map_err(store)?.detach();
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
             .bind(LOCK_NAMESPACE)
@@ -234,7 +237,7 @@ impl Relay {
             return Ok(None);
         }
         sqlx::query(
-            "INSERT INTO relay_checkpoints (name, position) VALUES ($1, 0)
+            "INSERT INTO relay_checkpoints (name, tx_id, position) VALUES ($1, 0, 0)
              ON CONFLICT (name) DO NOTHING",
         )
         .bind(self.settings.checkpoint_name())
@@ -244,84 +247,15 @@ impl Relay {
         Ok(Some(connection))
     }
 
-    /// The relay's checkpoint.
-    pub async fn checkpoint(&self, leader: &mut PgConnection) -> Result<u64, RelayError> {
-        let position: Option<i64> =
-            sqlx::query_scalar("SELECT position FROM relay_checkpoints WHERE name = $1")
-                .bind(self.settings.checkpoint_name())
-                .fetch_optional(leader)
-                .await
-                .map_err(|e| RelayError::transient("store", e))?;
-        Ok(position.unwrap_or(0) as u64)
-    }
-
-    /// Publishes the next batch and moves the checkpoint past what the broker acknowledged.
-    pub async fn step(&self, leader: &mut PgConnection) -> Result<RelayStep, RelayError> {
-        let checkpoint = self.checkpoint(leader).await?;
-        let events = self
-            .log
-            .read_after(checkpoint, self.settings.batch_size, None)
-            .await
-            .map_err(|e| RelayError::transient("store", e))?;
-        if events.is_empty() {
-            metrics::LAG.set(0);
-            metrics::POSITION.set(i64::try_from(checkpoint).unwrap_or(i64::MAX));
-            return Ok(RelayStep {
-                published: 0,
-                checkpoint,
-            });
-        }
-        let started = Instant::now();
-        let span = tracing::info_span!(
-            "relay.batch",
-            relay = %self.settings.name,
-            events = events.len(),
-            first_position = events[0].position,
-            last_position = events[events.len() - 1].position,
-        );
-        for event in &events {
-            if let Some(traceparent) = event.metadata_str("traceparent") {
-                shopcore_telemetry::link_traceparent(&span, traceparent);
-            }
-        }
-        let (acked, error) = self.publish(&events).instrument(span).await;
-        metrics::BATCH_SECONDS.observe(started.elapsed().as_secs_f64());
-        let mut new_checkpoint = checkpoint;
-        if acked > 0 {
-            new_checkpoint = events[acked - 1].position;
-            let moved = sqlx::query(
-                "UPDATE relay_checkpoints SET position = $3, updated_at = now()
-                 WHERE name = $1 AND position = $2",
-            )
-            .bind(self.settings.checkpoint_name())
-            .bind(checkpoint as i64)
-            .bind(new_checkpoint as i64)
-            .execute(&mut *leader)
-            .await
-            .map_err(|e| RelayError::transient("store", e))?;
-            if moved.rows_affected() != 1 {
-                return Err(RelayError::transient(
-                    "store",
-                    "the checkpoint moved under this relay: another relay of the same name is running",
-                ));
-            }
-            metrics::POSITION.set(i64::try_from(new_checkpoint).unwrap_or(i64::MAX));
-        }
-        if let Ok(head) = self.log.head().await {
-            metrics::LAG.set(head.saturating_sub(new_checkpoint) as i64);
-        }
-        match error {
-            Some(error) => Err(error),
-            None => Ok(RelayStep {
-                published: acked,
-                checkpoint: new_checkpoint,
-            }),
+    /// Gives the leadership up (on shutdown), so a standby takes over at once.
+    async fn release_leadership(&self) {
+        if let Some(connection) = self.leader.lock().await.take() {
+            let _ = connection.close().await;
         }
     }
 
-    /// Sends `events` in order and waits for every acknowledgement. Returns how many leading
     /// events were acknowledged, and the first error.
-    async fn publish(&self, events: &[StoredEvent]) -> (usize, Option<RelayError>) {
+    async fn publish(&self, events: &[StoredEvent]) -> (usize, Option<TailError>) {
         let mut deliveries = Vec::with_capacity(events.len());
         let mut error = None;
         for event in events {
@@ -354,7 +288,7 @@ impl Relay {
                     error = Some(if kafka::too_large(&e) {
                         too_large(event, &e)
                     } else {
-                        RelayError::transient(
+                        TailError::transient(
                             "broker",
                             format!(
                                 "event {} at position {} not acknowledged: {e}",
@@ -377,7 +311,7 @@ impl Relay {
     async fn send(
         &self,
         event: &StoredEvent,
-    ) -> Result<rdkafka::producer::DeliveryFuture, RelayError> {
+    ) -> Result<rdkafka::producer::DeliveryFuture, TailError> {
         let envelope = EventEnvelope {
             event_id: event.event_id,
             aggregate_type: &event.aggregate_type,
@@ -391,9 +325,9 @@ impl Relay {
         let avro = self
             .schemas
             .to_avro(&envelope)
-            .map_err(|e| RelayError::Permanent {
+            .map_err(|e| TailError::Permanent {
                 reason: e.reason(),
-                message: format!("{e} (position {})", event.position),
+                message: format!("{e} (event {})", event.event_id),
             })?;
         let route = &self.routes[avro.topic];
         let payload = self
@@ -401,7 +335,7 @@ impl Relay {
             .encode_value(avro.value, &route.strategy)
             .await
             .map_err(|e| {
-                RelayError::transient(
+                TailError::transient(
                     "registry",
                     format!("encoding event {}: {e}", event.event_id),
                 )
@@ -457,7 +391,7 @@ impl Relay {
                         e.rdkafka_error_code(),
                         Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
                     ) {
-                        return Err(RelayError::transient("broker", e));
+                        return Err(TailError::transient("broker", e));
                     }
                     // The local queue is full: let librdkafka send some of it.
                     record = returned;
@@ -466,121 +400,119 @@ impl Relay {
             }
         }
     }
+}
 
-    /// Runs until `shutdown` turns true. See the module documentation for the failure policy.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
-        let name = self.settings.name.clone();
-        let mut backoff = Duration::from_millis(100);
-        tracing::info!(relay = %name, topics = ?self.topics(), "relay starting");
-        'session: while !*shutdown.borrow() {
-            let mut leader = match self.acquire_leadership().await {
-                Ok(Some(connection)) => connection,
-                Ok(None) => {
-                    if *self.state.lock().expect("state lock") != RelayState::Standby {
-                        tracing::info!(relay = %name, "another relay of this name is active; standing by");
-                    }
-                    self.set_state(RelayState::Standby);
-                    sleep_or_shutdown(Duration::from_secs(2), &mut shutdown).await;
-                    continue;
-                }
-                Err(error) => {
-                    self.fail(&error, &mut backoff, &mut shutdown).await;
-                    continue;
-                }
-            };
-            if let Err(error) = self.prepare().await {
-                self.fail(&error, &mut backoff, &mut shutdown).await;
-                continue;
-            }
-            tracing::info!(relay = %name, "relay active");
-            self.set_state(RelayState::Running);
-            let mut listener = None;
-            while !*shutdown.borrow() {
-                if listener.is_none() {
-                    listener = self.log.listen().await.ok();
-                }
-                match self.step(&mut leader).await {
-                    Ok(step) if step.published > 0 => {
-                        backoff = Duration::from_millis(100);
-                        self.set_state(RelayState::Running);
-                        tracing::debug!(relay = %name, published = step.published, checkpoint = step.checkpoint, "batch published");
-                    }
-                    Ok(_) => {
-                        backoff = Duration::from_millis(100);
-                        self.set_state(RelayState::Running);
-                        let wait = async {
-                            match listener.as_mut() {
-                                Some(listener) => {
-                                    GlobalLog::wait_for_append(listener, Duration::from_secs(1))
-                                        .await
-                                }
-                                None => tokio::time::sleep(Duration::from_millis(200)).await,
-                            }
-                        };
-                        tokio::select! {
-                            () = wait => {},
-                            _ = shutdown.changed() => {},
-                        }
-                    }
-                    Err(error @ RelayError::Permanent { .. }) => {
-                        metrics::FAILURES.with_label_values(&[error.reason()]).inc();
-                        metrics::HALTED.set(1);
-                        tracing::error!(relay = %name, reason = error.reason(), error = %error, "relay halted: this event cannot be published; fix the cause and restart");
-                        self.set_state(RelayState::Halted(error.to_string()));
-                        while !*shutdown.borrow() {
-                            if shutdown.changed().await.is_err() {
-                                break;
-                            }
-                        }
-                        break 'session;
-                    }
-                    Err(error) => {
-                        let store_failed = error.reason() == "store";
-                        if error.reason() == "broker" {
-                            self.reset_producer();
-                        }
-                        self.fail(&error, &mut backoff, &mut shutdown).await;
-                        listener = None;
-                        if store_failed {
-                            // The leader connection may be gone (and the lock with it).
-                            continue 'session;
-                        }
-                    }
-                }
-            }
-            let _ = leader.close().await;
-        }
-        let _ = self.producer().flush(Duration::from_secs(5));
-        tracing::info!(relay = %name, "relay stopped");
+#[async_trait]
+impl LogConsumer for Publisher {
+    fn name(&self) -> &str {
+        &self.settings.name
     }
 
-    async fn fail(
+    /// Becomes the leader (or reports standby), prepares topics and schemas once per
+    /// leadership, and reads the checkpoint through the leader's connection.
+    async fn checkpoint(&self) -> Result<LogPosition, TailError> {
+        let mut leader = self.leader.lock().await;
+        if leader.is_none() {
+            match self.acquire_leadership().await? {
+                Some(connection) => {
+                    tracing::info!(relay = %self.settings.name, "relay active");
+                    *leader = Some(connection);
+                    self.prepared.store(false, Ordering::SeqCst);
+                }
+                None => return Err(TailError::Standby),
+            }
+        }
+        if !self.prepared.load(Ordering::SeqCst) {
+            self.prepare().await?;
+            self.prepared.store(true, Ordering::SeqCst);
+        }
+        let connection = leader.as_mut().expect("leader connection");
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT tx_id, position FROM relay_checkpoints WHERE name = $1")
+                .bind(self.settings.checkpoint_name())
+                .fetch_optional(connection)
+                .await
+                .map_err(|e| TailError::transient("store", e))?;
+        Ok(row.map_or(LogPosition::START, |(tx, position)| {
+            LogPosition::new(tx as u64, position as u64)
+        }))
+    }
+
+    /// Publishes the batch and moves the checkpoint past what the broker acknowledged.
+    async fn apply(
         &self,
-        error: &RelayError,
-        backoff: &mut Duration,
-        shutdown: &mut watch::Receiver<bool>,
-    ) {
-        metrics::FAILURES.with_label_values(&[error.reason()]).inc();
-        tracing::warn!(relay = %self.settings.name, reason = error.reason(), error = %error, retry_in_ms = backoff.as_millis() as u64, "relay batch failed; retrying from the checkpoint");
-        self.set_state(RelayState::Retrying(error.to_string()));
-        sleep_or_shutdown(*backoff, shutdown).await;
-        *backoff = (*backoff * 2).min(Duration::from_secs(30));
+        checkpoint: LogPosition,
+        events: &[StoredEvent],
+    ) -> Result<(), TailError> {
+        let started = Instant::now();
+        let span = tracing::info_span!(
+            "relay.batch",
+            relay = %self.settings.name,
+            events = events.len(),
+            first_position = %events[0].log_position(),
+            last_position = %events[events.len() - 1].log_position(),
+        );
+        for event in events {
+            if let Some(traceparent) = event.metadata_str("traceparent") {
+                shopcore_telemetry::link_traceparent(&span, traceparent);
+            }
+        }
+        let (acked, error) = self.publish(events).instrument(span).await;
+        metrics::BATCH_SECONDS.observe(started.elapsed().as_secs_f64());
+        if acked > 0 {
+            let new_checkpoint = events[acked - 1].log_position();
+            let (old_tx, old_position) = checkpoint.as_i64();
+            let (tx, position) = new_checkpoint.as_i64();
+            let mut leader = self.leader.lock().await;
+            let connection = leader
+                .as_mut()
+                .ok_or_else(|| TailError::transient("store", "lost the leader connection"))?;
+            let moved = sqlx::query(
+                "UPDATE relay_checkpoints SET tx_id = $4, position = $5, updated_at = now()
+                 WHERE name = $1 AND tx_id = $2 AND position = $3",
+            )
+            .bind(self.settings.checkpoint_name())
+            .bind(old_tx)
+            .bind(old_position)
+            .bind(tx)
+            .bind(position)
+            .execute(connection)
+            .await
+            .map_err(|e| TailError::transient("store", e))?;
+            if moved.rows_affected() != 1 {
+                return Err(TailError::transient(
+                    "store",
+                    "the checkpoint moved under this relay: another relay of the same name is running",
+                ));
+            }
+        }
+        match error {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    async fn recover(&self, error: &TailError) {
+        match error.reason() {
+            "broker" => self.reset_producer(),
+            "registry" => self.prepared.store(false, Ordering::SeqCst),
+            // The leader connection may be gone, and the lock with it.
+            "store" | "event_store" => {
+                if let Some(connection) = self.leader.lock().await.take() {
+                    let _ = connection.close().await;
+                }
+            }
+            _ => {}
+        }
     }
 }
 
-fn too_large(event: &StoredEvent, error: &rdkafka::error::KafkaError) -> RelayError {
-    RelayError::Permanent {
+fn too_large(event: &StoredEvent, error: &rdkafka::error::KafkaError) -> TailError {
+    TailError::Permanent {
         reason: "message_too_large",
         message: format!(
-            "event {} ({}, position {}) is larger than the message size limit: {error}",
-            event.event_id, event.event_type, event.position
+            "event {} ({}) is larger than the message size limit: {error}",
+            event.event_id, event.event_type
         ),
-    }
-}
-
-async fn sleep_or_shutdown(duration: Duration, shutdown: &mut watch::Receiver<bool>) {
-    tokio::select! {
-        () = tokio::time::sleep(duration) => {},
-        _ = shutdown.changed() => {},
     }
 }

@@ -1,45 +1,30 @@
 //! The relay's HTTP endpoints: `/metrics`, `/healthz` (the process is up) and `/readyz` (the
-//! relay is active and not failing).
+//! relay is active or standing by, and not failing; 503 with the state otherwise).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::Router;
+use serde_json::json;
+use shopcore_event_store::tail::SharedStatus;
+use shopcore_telemetry::process::{ops_router, Readiness};
 use tokio::net::TcpListener;
 
-use super::RelayState;
-
-pub fn router(state: Arc<Mutex<RelayState>>) -> Router {
-    Router::new()
-        .route(
-            "/metrics",
-            get(|| async { shopcore_telemetry::metrics_text() }),
-        )
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(readyz))
-        .with_state(state)
-}
-
-async fn readyz(State(state): State<Arc<Mutex<RelayState>>>) -> (StatusCode, String) {
-    let state = state.lock().expect("state lock").clone();
-    match state {
-        RelayState::Running => (StatusCode::OK, "ready".into()),
-        RelayState::Standby => (StatusCode::OK, "standby".into()),
-        RelayState::Starting => (StatusCode::SERVICE_UNAVAILABLE, "starting".into()),
-        RelayState::Retrying(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("retrying: {error}"),
-        ),
-        RelayState::Halted(error) => (StatusCode::SERVICE_UNAVAILABLE, format!("halted: {error}")),
-    }
+pub fn router(status: SharedStatus) -> axum::Router {
+    ops_router(Arc::new(move || {
+        let status = status.read().expect("status lock").clone();
+        Box::pin(async move {
+            let ready = status.state.is_ready();
+            Readiness {
+                ready,
+                body: json!({ "ready": ready, "relay": status }),
+            }
+        })
+    }))
 }
 
 /// Serves the endpoints on `listener` until the runtime stops.
-pub fn spawn(listener: TcpListener, state: Arc<Mutex<RelayState>>) {
+pub fn spawn(listener: TcpListener, status: SharedStatus) {
     tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, router(state)).await {
+        if let Err(error) = axum::serve(listener, router(status)).await {
             tracing::error!(%error, "relay metrics server stopped");
         }
     });

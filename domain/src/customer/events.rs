@@ -81,6 +81,10 @@ impl CustomerEvent {
     ];
 }
 
+/// Schema version of every customer event. Change it with the events' shape: it is stored with
+/// each event, and snapshots of customers taken under another version are ignored.
+pub const EVENT_SCHEMA_VERSION: &str = "1";
+
 impl DomainEvent for CustomerEvent {
     fn event_type(&self) -> String {
         match self {
@@ -95,7 +99,7 @@ impl DomainEvent for CustomerEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        EVENT_SCHEMA_VERSION.to_owned()
     }
 }
 

@@ -29,7 +29,7 @@ use uuid::Uuid;
 
 pub use commands::{CustomerCommand, ProfileChanges};
 pub use errors::CustomerError;
-pub use events::{CustomerEvent, ProfileChanged};
+pub use events::{CustomerEvent, ProfileChanged, EVENT_SCHEMA_VERSION};
 pub use values::{Address, Email};
 
 /// Who, if anyone, already uses an e-mail address.

@@ -1,9 +1,9 @@
 //! `shopcore-gateway`: the REST gateway. `shopcore-gateway openapi` prints the OpenAPI document.
 
 use clap::Parser as _;
-use shopcore_commands::app::shutdown_signal;
 use shopcore_gateways::app::GatewayApp;
 use shopcore_gateways::settings::GatewaySettings;
+use shopcore_telemetry::process::shutdown_signal;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts};
 use serde::Deserialize;
+use shopcore_event_store::LogPosition;
 use shopcore_projections::customer::read_model::ReadError;
-use shopcore_projections::customer::CustomerView;
-use shopcore_proto::common::v1::{CommandOptions, CommandResult};
+use shopcore_projections::customer::{AddressView, CustomerView};
+use shopcore_proto::common::v1::CommandOptions;
 use shopcore_proto::customer::v1 as pb;
 use shopcore_proto::ErrorCode;
 use uuid::Uuid;
@@ -119,17 +120,54 @@ fn grpc_request<T>(message: T, correlation: &CorrelationId) -> tonic::Request<T>
     request
 }
 
-/// Waits until the read model shows the write, then answers with the customer.
-async fn written(
-    state: &AppState,
-    status: StatusCode,
-    result: CommandResult,
-) -> Result<Response, Problem> {
+/// Answers a write from the command's own result: the customer as the command left it, its
+/// version (`ETag`) and the log position of the write (`Shopcore-Position`, which a read can
+/// wait for). No projection is waited for, so a committed command never answers 503.
+fn written(status: StatusCode, reply: pb::CustomerResult) -> Result<Response, Problem> {
+    let (Some(result), Some(customer)) = (reply.result, reply.customer) else {
+        return Err(Problem::internal(
+            &"the command service sent an incomplete result",
+        ));
+    };
     let id = Uuid::parse_str(&result.aggregate_id).map_err(|e| Problem::internal(&e))?;
-    let customer = read(state, id, result.position).await?;
-    let mut response = (status, axum::Json(customer)).into_response();
+    let position: LogPosition = result
+        .log_position
+        .parse()
+        .map_err(|e| Problem::internal(&e))?;
+    let view = CustomerView {
+        id,
+        email: customer.email,
+        first_name: customer.first_name,
+        last_name: customer.last_name,
+        phone: customer.phone,
+        addresses: customer
+            .addresses
+            .into_iter()
+            .map(|entry| {
+                let address = entry.address.unwrap_or_default();
+                Ok(AddressView {
+                    id: Uuid::parse_str(&entry.address_id).map_err(|e| Problem::internal(&e))?,
+                    label: address.label,
+                    line1: address.line1,
+                    line2: address.line2,
+                    city: address.city,
+                    region: address.region,
+                    postal_code: address.postal_code,
+                    country: address.country,
+                })
+            })
+            .collect::<Result<_, Problem>>()?,
+        segments: customer.segments,
+        version: result.version,
+        position,
+        created_at: None,
+        updated_at: None,
+    };
+    let mut response = (status, axum::Json(view)).into_response();
     let headers = response.headers_mut();
-    headers.insert(POSITION_HEADER, HeaderValue::from(result.position));
+    if let Ok(value) = HeaderValue::from_str(&position.to_string()) {
+        headers.insert(POSITION_HEADER, value);
+    }
     headers.insert(header::ETAG, etag(result.version));
     if status == StatusCode::CREATED {
         if let Ok(location) = HeaderValue::from_str(&format!("/customers/{id}")) {
@@ -143,9 +181,13 @@ fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 
-async fn read(state: &AppState, id: Uuid, min_position: u64) -> Result<CustomerView, Problem> {
+async fn read(
+    state: &AppState,
+    id: Uuid,
+    min_position: LogPosition,
+) -> Result<CustomerView, Problem> {
     let reads = &state.customer_reads;
-    if min_position > 0 {
+    if !min_position.is_start() {
         match reads
             .wait_for(min_position, state.read_your_writes_timeout)
             .await
@@ -178,7 +220,7 @@ async fn read(state: &AppState, id: Uuid, min_position: u64) -> Result<CustomerV
         ("X-Correlation-Id" = Option<String>, Header, description = "Carried into logs and event metadata"),
     ),
     responses(
-        (status = 201, description = "Created; `Shopcore-Position` holds the event's log position", body = CustomerView),
+        (status = 201, description = "Created, answered from the command's result (no `createdAt`/`updatedAt`); `Shopcore-Position` holds the write's log position token", body = CustomerView),
         (status = 400, description = "Invalid input; nothing written", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "E-mail already in use", body = Problem, content_type = "application/problem+json"),
     )
@@ -224,7 +266,7 @@ async fn create(
         .await
         .map_err(|status| Problem::from_status(&status))?
         .into_inner();
-    written(state, StatusCode::CREATED, result).await
+    written(StatusCode::CREATED, result)
 }
 
 /// Read a customer.
@@ -232,7 +274,7 @@ async fn create(
     get, path = "/customers/{id}", tag = "customers",
     params(
         ("id" = Uuid, Path, description = "Customer id"),
-        ("Shopcore-Min-Position" = Option<u64>, Header, description = "Wait (briefly) until the read model has reached this log position"),
+        ("Shopcore-Min-Position" = Option<String>, Header, description = "A `Shopcore-Position` token: wait (briefly) until the read model has reached it; a token that names no event is 400"),
     ),
     responses(
         (status = 200, body = CustomerView),
@@ -246,15 +288,15 @@ pub async fn get_customer(
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let min_position = min_position(&headers)?;
+    let min_position = min_position(&state, &headers).await?;
     let customer = read(&state, id, min_position).await?;
     let mut response = axum::Json(&customer).into_response();
     response
         .headers_mut()
         .insert(header::ETAG, etag(customer.version));
-    response
-        .headers_mut()
-        .insert(POSITION_HEADER, HeaderValue::from(customer.position));
+    if let Ok(value) = HeaderValue::from_str(&customer.position.to_string()) {
+        response.headers_mut().insert(POSITION_HEADER, value);
+    }
     Ok(response)
 }
 
@@ -297,7 +339,7 @@ pub async fn update_customer(
         .await
         .map_err(|status| Problem::from_status(&status))?
         .into_inner();
-    let response = written(&state, StatusCode::OK, result).await;
+    let response = written(StatusCode::OK, result);
     UPDATE_LATENCY.observe(started.elapsed().as_secs_f64());
     response
 }
@@ -337,7 +379,7 @@ pub async fn assign_segments(
         .await
         .map_err(|status| Problem::from_status(&status))?
         .into_inner();
-    let response = written(&state, StatusCode::OK, result).await;
+    let response = written(StatusCode::OK, result);
     UPDATE_LATENCY.observe(started.elapsed().as_secs_f64());
     response
 }

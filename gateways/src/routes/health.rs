@@ -13,28 +13,35 @@ pub async fn healthz() -> &'static str {
 }
 
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    // Bodies name the dependency and what is wrong, never a driver's error text.
     let mysql = sqlx::query("SELECT 1")
         .execute(state.customer_reads.mysql())
         .await
-        .map_err(|e| e.to_string());
+        .map_err(|_| "unreachable".to_owned());
+    let event_store = sqlx::query("SELECT 1")
+        .execute(state.log.pool())
+        .await
+        .map(|_| ())
+        .map_err(|_| "unreachable".to_owned());
     let mut redis = state.redis.clone();
     let redis: Result<(), String> = redis::cmd("PING")
         .query_async::<String>(&mut redis)
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string());
+        .map_err(|_| "unreachable".to_owned());
     let commands = state
         .health
         .clone()
         .check(tonic_health::pb::HealthCheckRequest::default())
         .await
-        .map_err(|e| e.message().to_owned())
+        .map_err(|_| "unreachable".to_owned())
         .and_then(|r| match r.into_inner().status() {
             tonic_health::pb::health_check_response::ServingStatus::Serving => Ok(()),
-            other => Err(format!("{other:?}")),
+            _ => Err("not serving".to_owned()),
         });
     let checks = [
         ("mysql", mysql.map(|_| ())),
+        ("eventStore", event_store),
         ("redis", redis),
         ("commands", commands),
     ];

@@ -6,14 +6,16 @@ pub mod health;
 use std::time::Duration;
 
 use axum::http::HeaderMap;
+use shopcore_event_store::{GlobalLog, LogPosition};
 use shopcore_projections::customer::read_model::CustomerReadModel;
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
+use shopcore_proto::ErrorCode;
 use tonic::transport::Channel;
 
 use crate::problem::Problem;
 
-/// Response header carrying the global log position of a write; request header a read uses to
-/// ask for a read model at least that far.
+/// Response header carrying the log position token of a write (or of what a read returned);
+/// request header a read uses to ask for a read model at least that far.
 pub const POSITION_HEADER: &str = "shopcore-position";
 pub const MIN_POSITION_HEADER: &str = "shopcore-min-position";
 
@@ -24,19 +26,41 @@ pub struct AppState {
     pub health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub customer_reads: CustomerReadModel,
     pub redis: redis::aio::ConnectionManager,
+    pub log: GlobalLog,
     pub read_your_writes_timeout: Duration,
 }
 
-/// The `Shopcore-Min-Position` header, 0 when absent.
-pub fn min_position(headers: &HeaderMap) -> Result<u64, Problem> {
-    match headers.get(MIN_POSITION_HEADER) {
-        None => Ok(0),
-        Some(value) => value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .ok_or_else(|| {
-                Problem::invalid("Shopcore-Min-Position", "must be a non-negative integer")
-            }),
+/// The `Shopcore-Min-Position` header ([`LogPosition::START`] when absent). A token that names
+/// no event of the log (made up, or from another deployment) can never be reached: 400 at once
+/// rather than a wait that ends in 503.
+pub async fn min_position(state: &AppState, headers: &HeaderMap) -> Result<LogPosition, Problem> {
+    let Some(value) = headers.get(MIN_POSITION_HEADER) else {
+        return Ok(LogPosition::START);
+    };
+    let position: LogPosition = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| {
+            Problem::invalid(
+                "Shopcore-Min-Position",
+                "must be a position token as returned in Shopcore-Position, e.g. \"1042-17\"",
+            )
+        })?;
+    match state.log.contains(position).await {
+        Ok(true) => Ok(position),
+        Ok(false) => Err(Problem::invalid(
+            "Shopcore-Min-Position",
+            "names no event of the log; send a token this deployment returned in Shopcore-Position",
+        )),
+        Err(error) => {
+            tracing::warn!(%error, "event store unavailable while checking a position");
+            let mut problem = Problem::new(
+                ErrorCode::Unavailable,
+                "the event store is unavailable; retry shortly",
+            );
+            problem.retry_after_seconds = Some(1);
+            Err(problem)
+        }
     }
 }

@@ -8,6 +8,10 @@
 //! - [`metrics_text`] renders the process's Prometheus registry.
 //! - [`traceparent`] / [`set_parent_from_traceparent`] carry the current span's context as a W3C
 //!   `traceparent` string.
+//! - [`process`]: what every process shares around its work: [`process::shutdown_signal`],
+//!   [`process::redact_url`] and the `/metrics`, `/healthz`, `/readyz` router.
+
+pub mod process;
 
 use std::collections::HashMap;
 

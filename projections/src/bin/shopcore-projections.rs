@@ -1,9 +1,12 @@
 //! `shopcore-projections`: runs the projectors, or rebuilds a read model.
 
+use std::time::Duration;
+
 use clap::{Parser, Subcommand};
-use shopcore_commands::app::shutdown_signal;
+use shopcore_event_store::tail::TailStatus;
 use shopcore_projections::runtime::ProjectionRunner;
 use shopcore_projections::settings::ProjectionSettings;
+use shopcore_telemetry::process::shutdown_signal;
 
 #[derive(Parser)]
 #[command(
@@ -29,8 +32,11 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
-    /// Print each projector's checkpoint and lag behind the log head.
+    /// Print each projector's checkpoint and lag, and, from the running process, whether it is
+    /// halted and at which event.
     Status,
+    /// Create the MySQL read-model database when missing and run its migrations, then exit.
+    Migrate,
 }
 
 #[tokio::main]
@@ -68,20 +74,82 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Migrate => {
+            shopcore_projections::stores::connect_mysql(&cli.settings.mysql_url).await?;
+            println!("MySQL read models migrated");
+            Ok(())
+        }
         Command::Status => {
             let (log, projectors) = shopcore_projections::app::projectors(&cli.settings).await?;
-            let head = log.head().await?;
-            println!("log head: {head}");
+            let running = running_status(&cli.settings).await;
+            println!("log head: {}", log.head().await?);
+            if running.is_none() {
+                println!(
+                    "(no projections process answers on {}; state unknown)",
+                    cli.settings.metrics_addr
+                );
+            }
+            let mut halted = false;
             for projector in projectors {
                 let checkpoint = projector.checkpoint().await?;
-                println!(
-                    "{:<20} {:?}  checkpoint {checkpoint}  lag {}",
-                    projector.name(),
-                    projector.delivery(),
-                    head.saturating_sub(checkpoint)
+                let lag = log.lag(checkpoint, 1_000_000).await?;
+                let live = running
+                    .as_ref()
+                    .and_then(|all| all.iter().find(|s| s.name == projector.name()));
+                let state = live.map_or_else(
+                    || "unknown".to_owned(),
+                    |s| {
+                        serde_json::to_value(&s.state)
+                            .ok()
+                            .and_then(|v| {
+                                v.get("state").and_then(|s| s.as_str()).map(str::to_owned)
+                            })
+                            .unwrap_or_default()
+                    },
                 );
+                println!(
+                    "{:<20} {:<10} {:?}  checkpoint {checkpoint}  lag {} events, {:.1} s",
+                    projector.name(),
+                    state,
+                    projector.delivery(),
+                    lag.events,
+                    lag.seconds,
+                );
+                if let Some(shopcore_event_store::tail::TailState::Halted(fault)) =
+                    live.map(|s| &s.state)
+                {
+                    halted = true;
+                    println!(
+                        "  halted at event {} ({}, {} {}, position {}): {} [{}]",
+                        fault.event_id.map(|id| id.to_string()).unwrap_or_default(),
+                        fault.event_type.as_deref().unwrap_or("?"),
+                        fault.aggregate_type.as_deref().unwrap_or("?"),
+                        fault.aggregate_id.as_deref().unwrap_or("?"),
+                        fault.position.map(|p| p.to_string()).unwrap_or_default(),
+                        fault.message,
+                        fault.reason,
+                    );
+                }
+            }
+            if halted {
+                std::process::exit(2);
             }
             Ok(())
         }
     }
+}
+
+/// The statuses the running projections process reports at `/status`, if one answers.
+async fn running_status(settings: &ProjectionSettings) -> Option<Vec<TailStatus>> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        projectors: Vec<TailStatus>,
+    }
+    let url = format!("http://{}/status", settings.metrics_addr);
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok()?;
+    let body: Body = client.get(url).send().await.ok()?.json().await.ok()?;
+    Some(body.projectors)
 }

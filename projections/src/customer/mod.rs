@@ -13,8 +13,8 @@ pub mod redis;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use shopcore_commands::event_log::StoredEvent;
 use shopcore_domain::customer::{Address, CustomerEvent};
+use shopcore_event_store::{LogPosition, StoredEvent};
 use uuid::Uuid;
 
 use crate::error::ProjectionError;
@@ -32,10 +32,16 @@ pub struct CustomerView {
     pub segments: Vec<String>,
     /// The aggregate version this view reflects (number of events).
     pub version: u64,
-    /// Global log position of the last event reflected.
-    pub position: u64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    /// Log position of the last event reflected (the `Shopcore-Position` token).
+    #[schema(value_type = String, example = "1042-17")]
+    pub position: LogPosition,
+    /// When the customer registered. Absent in the answer to a write, which comes from the
+    /// command service rather than the read model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the customer last changed. Absent in the answer to a write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// One of a customer's addresses.
@@ -73,8 +79,7 @@ pub const AGGREGATE_TYPE: &str = "customer";
 /// Decodes a stored customer event.
 pub fn decode(event: &StoredEvent) -> Result<CustomerEvent, ProjectionError> {
     serde_json::from_value(event.payload.clone()).map_err(|e| ProjectionError::Undecodable {
-        position: event.position,
-        reason: e.to_string(),
+        reason: format!("{} {}: {e}", event.event_type, event.event_id),
     })
 }
 
@@ -104,23 +109,25 @@ impl CustomerView {
                         addresses: Vec::new(),
                         segments: Vec::new(),
                         version: 0,
-                        position: 0,
-                        created_at: stored.recorded_at,
-                        updated_at: stored.recorded_at,
+                        position: LogPosition::START,
+                        created_at: Some(stored.recorded_at),
+                        updated_at: Some(stored.recorded_at),
                     });
                 }
                 (None, _) => {
                     return Err(ProjectionError::OutOfStep {
-                        position: stored.position,
-                        reason: "customer event before registration".into(),
+                        reason: format!(
+                            "customer {}: event {} before registration",
+                            stored.aggregate_id, stored.event_id
+                        ),
                     })
                 }
                 (Some(view), event) => view.apply(event),
             }
             if let Some(view) = &mut view {
                 view.version = stored.sequence;
-                view.position = stored.position;
-                view.updated_at = stored.recorded_at;
+                view.position = stored.log_position();
+                view.updated_at = Some(stored.recorded_at);
             }
         }
         Ok(view)

@@ -6,8 +6,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use shopcore_commands::event_log::StoredEvent;
 use shopcore_domain::customer::CustomerEvent;
+use shopcore_event_store::{GlobalLog, LogPosition, StoredEvent};
 use sqlx::{MySql, MySqlPool, Row, Transaction};
 use uuid::Uuid;
 
@@ -19,46 +19,61 @@ use crate::runtime::{Delivery, Projector};
 #[derive(Clone)]
 pub struct CustomerMysqlProjector {
     pool: MySqlPool,
+    log: GlobalLog,
 }
 
 impl CustomerMysqlProjector {
     pub const NAME: &'static str = "customer_mysql";
 
-    pub fn new(pool: MySqlPool) -> Self {
-        Self { pool }
+    pub fn new(pool: MySqlPool, log: GlobalLog) -> Self {
+        Self { pool, log }
     }
 }
 
-/// The checkpoint of a MySQL projector.
-pub async fn mysql_checkpoint(pool: &MySqlPool, name: &str) -> Result<u64, sqlx::Error> {
-    let position: Option<u64> =
-        sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ?")
-            .bind(name)
-            .fetch_optional(pool)
-            .await?;
-    Ok(position.unwrap_or(0))
+/// A checkpoint row: `tx_id` is NULL for a checkpoint of the old scheme (positions only).
+async fn checkpoint_row(
+    pool: &MySqlPool,
+    name: &str,
+) -> Result<Option<(Option<u64>, u64)>, sqlx::Error> {
+    sqlx::query_as("SELECT tx_id, position FROM projection_checkpoints WHERE name = ?")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The checkpoint of a MySQL projector as readers see it. A checkpoint of the old scheme,
+/// not converted yet by its projector, reads as "before every event of the new scheme".
+pub async fn mysql_checkpoint(pool: &MySqlPool, name: &str) -> Result<LogPosition, sqlx::Error> {
+    Ok(match checkpoint_row(pool, name).await? {
+        Some((Some(tx), position)) => LogPosition::new(tx, position),
+        Some((None, _)) | None => LogPosition::START,
+    })
 }
 
 /// Locks the checkpoint row of `name` and checks it is still `expected`.
 async fn lock_checkpoint(
     tx: &mut Transaction<'_, MySql>,
     name: &str,
-    expected: u64,
+    expected: LogPosition,
 ) -> Result<(), ProjectionError> {
-    sqlx::query("INSERT IGNORE INTO projection_checkpoints (name, position) VALUES (?, 0)")
-        .bind(name)
-        .execute(&mut **tx)
-        .await?;
-    let found: u64 =
-        sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE name = ? FOR UPDATE")
-            .bind(name)
-            .fetch_one(&mut **tx)
-            .await?;
-    if found != expected {
+    sqlx::query(
+        "INSERT IGNORE INTO projection_checkpoints (name, tx_id, position) VALUES (?, 0, 0)",
+    )
+    .bind(name)
+    .execute(&mut **tx)
+    .await?;
+    let (found_tx, found_position): (Option<u64>, u64) = sqlx::query_as(
+        "SELECT tx_id, position FROM projection_checkpoints WHERE name = ? FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_one(&mut **tx)
+    .await?;
+    let found = LogPosition::new(found_tx.unwrap_or(0), found_position);
+    if found_tx.is_none() || found != expected {
         return Err(ProjectionError::CheckpointMoved {
             projector: name.to_owned(),
-            expected,
-            found,
+            expected: expected.to_string(),
+            found: found.to_string(),
         });
     }
     Ok(())
@@ -67,10 +82,11 @@ async fn lock_checkpoint(
 async fn move_checkpoint(
     tx: &mut Transaction<'_, MySql>,
     name: &str,
-    position: u64,
+    position: LogPosition,
 ) -> Result<(), ProjectionError> {
-    sqlx::query("UPDATE projection_checkpoints SET position = ? WHERE name = ?")
-        .bind(position)
+    sqlx::query("UPDATE projection_checkpoints SET tx_id = ?, position = ? WHERE name = ?")
+        .bind(position.tx)
+        .bind(position.position)
         .bind(name)
         .execute(&mut **tx)
         .await?;
@@ -87,11 +103,33 @@ impl Projector for CustomerMysqlProjector {
         Delivery::Transactional
     }
 
-    async fn checkpoint(&self) -> Result<u64, ProjectionError> {
-        Ok(mysql_checkpoint(&self.pool, Self::NAME).await?)
+    async fn checkpoint(&self) -> Result<LogPosition, ProjectionError> {
+        match checkpoint_row(&self.pool, Self::NAME).await? {
+            None => Ok(LogPosition::START),
+            Some((Some(tx), position)) => Ok(LogPosition::new(tx, position)),
+            Some((None, legacy)) => {
+                let upgraded = self.log.upgrade_legacy_checkpoint(legacy).await?;
+                sqlx::query(
+                    "UPDATE projection_checkpoints SET tx_id = ?, position = ?
+                     WHERE name = ? AND tx_id IS NULL AND position = ?",
+                )
+                .bind(upgraded.tx)
+                .bind(upgraded.position)
+                .bind(Self::NAME)
+                .bind(legacy)
+                .execute(&self.pool)
+                .await?;
+                tracing::info!(projector = Self::NAME, legacy, checkpoint = %upgraded, "checkpoint converted to a log position pair");
+                Ok(upgraded)
+            }
+        }
     }
 
-    async fn apply(&self, checkpoint: u64, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        checkpoint: LogPosition,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
         let Some(last) = events.last() else {
             return Ok(());
         };
@@ -100,7 +138,7 @@ impl Projector for CustomerMysqlProjector {
         for event in events.iter().filter(|e| e.aggregate_type == AGGREGATE_TYPE) {
             apply_event(&mut tx, event).await?;
         }
-        move_checkpoint(&mut tx, Self::NAME, last.position).await?;
+        move_checkpoint(&mut tx, Self::NAME, last.log_position()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -116,7 +154,7 @@ impl Projector for CustomerMysqlProjector {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("REPLACE INTO projection_checkpoints (name, position) VALUES (?, 0)")
+        sqlx::query("REPLACE INTO projection_checkpoints (name, tx_id, position) VALUES (?, 0, 0)")
             .bind(Self::NAME)
             .execute(&mut *tx)
             .await?;
@@ -131,6 +169,29 @@ async fn apply_event(
 ) -> Result<(), ProjectionError> {
     let id = stored.aggregate_id.as_str();
     let at = stored.recorded_at.naive_utc();
+    // Every event moves the version by exactly one, from the version before it. An event at or
+    // below the row's version was applied already (a checkpoint converted from the old scheme
+    // may hand some over again) and changes nothing; a gap stops the projector instead of
+    // corrupting the read model.
+    let current: Option<u64> =
+        sqlx::query_scalar("SELECT version FROM customer_profiles WHERE id = ? FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match current {
+        Some(version) if version >= stored.sequence => return Ok(()),
+        Some(version) if version + 1 == stored.sequence => {}
+        None if stored.sequence == 1 => {}
+        _ => {
+            return Err(ProjectionError::OutOfStep {
+                reason: format!(
+                    "customer {id} is at version {}, the event is number {}",
+                    current.unwrap_or(0),
+                    stored.sequence
+                ),
+            })
+        }
+    }
     match decode(stored)? {
         CustomerEvent::CustomerRegistered {
             email,
@@ -141,15 +202,14 @@ async fn apply_event(
         } => {
             sqlx::query(
                 "INSERT INTO customer_profiles
-                   (id, email, first_name, last_name, phone, version, last_position, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                   (id, email, first_name, last_name, phone, version, last_tx_id, last_position, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?)",
             )
             .bind(id)
             .bind(email)
             .bind(first_name)
             .bind(last_name)
             .bind(phone)
-            .bind(stored.position)
             .bind(at)
             .bind(at)
             .execute(&mut **tx)
@@ -220,24 +280,17 @@ async fn apply_event(
             }
         }
     }
-    // Every event moves the version by exactly one, and only from the version before it: a lost
-    // or doubled event stops the projector instead of corrupting the read model.
-    let moved = sqlx::query(
-        "UPDATE customer_profiles SET version = version + 1, last_position = ?, updated_at = ?
-         WHERE id = ? AND version = ?",
+    sqlx::query(
+        "UPDATE customer_profiles SET version = ?, last_tx_id = ?, last_position = ?, updated_at = ?
+         WHERE id = ?",
     )
+    .bind(stored.sequence)
+    .bind(stored.tx_id)
     .bind(stored.position)
     .bind(at)
     .bind(id)
-    .bind(stored.sequence - 1)
     .execute(&mut **tx)
     .await?;
-    if moved.rows_affected() != 1 {
-        return Err(ProjectionError::OutOfStep {
-            position: stored.position,
-            reason: format!("customer {id} is not at version {}", stored.sequence - 1),
-        });
-    }
     Ok(())
 }
 
@@ -248,7 +301,7 @@ pub async fn find_customer(
 ) -> Result<Option<CustomerView>, sqlx::Error> {
     let id_text = id.to_string();
     let Some(profile) = sqlx::query(
-        "SELECT email, first_name, last_name, phone, version, last_position, created_at, updated_at
+        "SELECT email, first_name, last_name, phone, version, last_tx_id, last_position, created_at, updated_at
          FROM customer_profiles WHERE id = ?",
     )
     .bind(&id_text)
@@ -296,9 +349,12 @@ pub async fn find_customer(
         addresses,
         segments,
         version: profile.try_get("version")?,
-        position: profile.try_get("last_position")?,
-        created_at: utc(profile.try_get("created_at")?),
-        updated_at: utc(profile.try_get("updated_at")?),
+        position: LogPosition::new(
+            profile.try_get("last_tx_id")?,
+            profile.try_get("last_position")?,
+        ),
+        created_at: Some(utc(profile.try_get("created_at")?)),
+        updated_at: Some(utc(profile.try_get("updated_at")?)),
     }))
 }
 

@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use redis::aio::ConnectionManager;
+use shopcore_event_store::LogPosition;
 use sqlx::MySqlPool;
 use uuid::Uuid;
 
@@ -18,7 +19,10 @@ pub enum ReadError {
     Mysql(#[from] sqlx::Error),
     /// The read model did not reach the requested position in time.
     #[error("read model is at position {reached}, not yet at {wanted}")]
-    NotYetAt { wanted: u64, reached: u64 },
+    NotYetAt {
+        wanted: LogPosition,
+        reached: LogPosition,
+    },
 }
 
 /// Queries over the customer read model.
@@ -43,12 +47,16 @@ impl CustomerReadModel {
     }
 
     /// The position the MySQL customer projection has reached.
-    pub async fn position(&self) -> Result<u64, ReadError> {
+    pub async fn position(&self) -> Result<LogPosition, ReadError> {
         Ok(mysql_checkpoint(&self.mysql, CustomerMysqlProjector::NAME).await?)
     }
 
     /// Waits (polling, at most `timeout`) until the projection has reached `wanted`.
-    pub async fn wait_for(&self, wanted: u64, timeout: Duration) -> Result<u64, ReadError> {
+    pub async fn wait_for(
+        &self,
+        wanted: LogPosition,
+        timeout: Duration,
+    ) -> Result<LogPosition, ReadError> {
         let deadline = Instant::now() + timeout;
         let mut pause = Duration::from_millis(5);
         loop {
@@ -69,7 +77,7 @@ impl CustomerReadModel {
     pub async fn customer(
         &self,
         id: Uuid,
-        min_position: u64,
+        min_position: LogPosition,
     ) -> Result<Option<CustomerView>, ReadError> {
         let mut redis = self.redis.clone();
         match cached_customer(&mut redis, &self.redis_prefix, id).await {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands as _;
-use shopcore_commands::event_log::{GlobalLog, StoredEvent};
+use shopcore_event_store::{GlobalLog, LogPosition, StoredEvent};
 use uuid::Uuid;
 
 use super::{CustomerView, AGGREGATE_TYPE};
@@ -84,12 +84,39 @@ impl Projector for CustomerRedisProjector {
         Delivery::IdempotentByVersion
     }
 
-    async fn checkpoint(&self) -> Result<u64, ProjectionError> {
-        let position: Option<u64> = self.redis.clone().get(self.checkpoint_key()).await?;
-        Ok(position.unwrap_or(0))
+    /// Stored as the position token; a bare number is a checkpoint of the old scheme
+    /// (positions only), converted on first read.
+    async fn checkpoint(&self) -> Result<LogPosition, ProjectionError> {
+        let mut redis = self.redis.clone();
+        let stored: Option<String> = redis.get(self.checkpoint_key()).await?;
+        let Some(stored) = stored else {
+            return Ok(LogPosition::START);
+        };
+        if let Ok(position) = stored.parse::<LogPosition>() {
+            return Ok(position);
+        }
+        let legacy: u64 = stored
+            .trim()
+            .parse()
+            .map_err(|_| ProjectionError::OutOfStep {
+                reason: format!(
+                    "checkpoint {stored:?} of {} is not a log position",
+                    Self::NAME
+                ),
+            })?;
+        let upgraded = self.log.upgrade_legacy_checkpoint(legacy).await?;
+        let _: () = redis
+            .set(self.checkpoint_key(), upgraded.to_string())
+            .await?;
+        tracing::info!(projector = Self::NAME, legacy, checkpoint = %upgraded, "checkpoint converted to a log position pair");
+        Ok(upgraded)
     }
 
-    async fn apply(&self, _checkpoint: u64, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        _checkpoint: LogPosition,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
         let Some(last) = events.last() else {
             return Ok(());
         };
@@ -109,8 +136,7 @@ impl Projector for CustomerRedisProjector {
                 continue;
             };
             let json = serde_json::to_string(&view).map_err(|e| ProjectionError::OutOfStep {
-                position: view.position,
-                reason: e.to_string(),
+                reason: format!("customer {id} does not serialise: {e}"),
             })?;
             let _: i64 = script
                 .key(customer_key(&self.prefix, view.id))
@@ -119,7 +145,9 @@ impl Projector for CustomerRedisProjector {
                 .invoke_async(&mut redis)
                 .await?;
         }
-        let _: () = redis.set(self.checkpoint_key(), last.position).await?;
+        let _: () = redis
+            .set(self.checkpoint_key(), last.log_position().to_string())
+            .await?;
         Ok(())
     }
 
@@ -137,7 +165,9 @@ impl Projector for CustomerRedisProjector {
         for chunk in keys.chunks(500) {
             let _: () = redis.del(chunk).await?;
         }
-        let _: () = redis.set(self.checkpoint_key(), 0u64).await?;
+        let _: () = redis
+            .set(self.checkpoint_key(), LogPosition::START.to_string())
+            .await?;
         Ok(())
     }
 }

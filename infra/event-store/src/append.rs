@@ -1,11 +1,21 @@
 //! Appending a command's events in one transaction: unique claims, events, idempotency record.
+//!
+//! Nothing here takes a lock that outlives a statement: positions come from a sequence and the
+//! transaction id is recorded with every event (see [`crate::log`] for why readers still skip
+//! nothing). Concurrent appends to the same aggregate meet at the primary key
+//! `(aggregate_type, aggregate_id, sequence)`: the second one fails with
+//! [`AppendError::VersionConflict`] and writes nothing.
 
 use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::Value;
-use sqlx::Row;
 
-use super::EventStore;
-use crate::error::{CommandError, StoreError};
+use crate::error::{AppendError, StoreError};
+use crate::position::LogPosition;
+use crate::EventStore;
+
+/// The largest event payload the store accepts, in bytes of JSON. Every read model and the
+/// Kafka relay (whose default message limit is 1 MB) can hold an event of this size.
+pub const MAX_EVENT_PAYLOAD_BYTES: usize = 256 * 1024;
 
 /// A change to a value that must be unique across aggregates of a scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +48,8 @@ pub struct AppendRequest<'a, A: Aggregate> {
 pub struct Appended {
     /// The aggregate's version after the append.
     pub version: u64,
-    /// Global position of the last appended event.
-    pub position: u64,
+    /// Log position of the last appended event.
+    pub position: LogPosition,
     pub events_written: u32,
 }
 
@@ -58,35 +68,42 @@ const IDEMPOTENCY_PKEY: &str = "command_idempotency_pkey";
 
 impl EventStore {
     /// Appends `request.events` after `request.version`, atomically with the claims and the
-    /// idempotency record. A concurrent append to the same aggregate makes this one fail with
-    /// [`CommandError::VersionConflict`]; nothing is written then.
+    /// idempotency record, then wakes the log's tailers.
     pub async fn append<A: Aggregate>(
         &self,
         request: AppendRequest<'_, A>,
-    ) -> Result<Appended, CommandError> {
+    ) -> Result<Appended, AppendError> {
         let count = request.events.len();
         let mut sequences = Vec::with_capacity(count);
         let mut types = Vec::with_capacity(count);
         let mut versions = Vec::with_capacity(count);
         let mut payloads = Vec::with_capacity(count);
-        for (offset, event) in request.events.iter().enumerate() {
-            sequences.push((request.version + offset as u64 + 1) as i64);
+        for (index, event) in request.events.iter().enumerate() {
+            sequences.push((request.version + index as u64 + 1) as i64);
             types.push(event.event_type());
             versions.push(event.event_version());
-            payloads
-                .push(serde_json::to_value(event).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+            let payload = serde_json::to_value(event)
+                .map_err(|e| StoreError::Corrupt(format!("event does not serialise: {e}")))?;
+            let bytes = payload.to_string().len();
+            if bytes > MAX_EVENT_PAYLOAD_BYTES {
+                return Err(AppendError::EventTooLarge {
+                    index,
+                    bytes,
+                    limit: MAX_EVENT_PAYLOAD_BYTES,
+                });
+            }
+            payloads.push(payload);
         }
 
-        let mut tx = self.pool.begin().await.map_err(StoreError::from)?;
+        let mut tx = self.pool().begin().await?;
         for claim in &request.claims {
             apply_claim(&mut tx, claim, request.aggregate_id).await?;
         }
-        // The position trigger takes the append lock here; keep the rest of the transaction short.
-        let rows = sqlx::query(
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
              SELECT $1, $2, s, t, v, p, $7
              FROM unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[]) AS e(s, t, v, p)
-             RETURNING position",
+             RETURNING tx_id::text::bigint, position",
         )
         .bind(A::TYPE)
         .bind(request.aggregate_id)
@@ -98,40 +115,45 @@ impl EventStore {
         .fetch_all(&mut *tx)
         .await
         .map_err(|error| match constraint_of(&error) {
-            Some(EVENTS_PKEY) => CommandError::VersionConflict {
-                expected: Some(request.version),
-                current: request.version,
+            Some(EVENTS_PKEY) => AppendError::VersionConflict {
+                decided_on: request.version,
             },
-            _ => StoreError::from(error).into(),
+            _ => error.into(),
         })?;
         let position = rows
             .iter()
-            .map(|row| row.get::<i64, _>("position"))
+            .map(|&(tx, position)| LogPosition::new(tx as u64, position as u64))
             .max()
             .unwrap_or_default();
         let appended = Appended {
             version: request.version + count as u64,
-            position: position as u64,
+            position,
             events_written: count as u32,
         };
         if let Some(key) = request.idempotency_key {
+            let (tx_id, position) = position.as_i64();
             sqlx::query(
                 "INSERT INTO command_idempotency
-                   (idempotency_key, aggregate_type, aggregate_id, command_type, version, position, events_written)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                   (idempotency_key, aggregate_type, aggregate_id, command_type, version, position, tx_id, events_written)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
             .bind(key)
             .bind(A::TYPE)
             .bind(request.aggregate_id)
             .bind(request.command_type)
             .bind(appended.version as i64)
-            .bind(appended.position as i64)
+            .bind(position)
+            .bind(tx_id)
             .bind(appended.events_written as i32)
             .execute(&mut *tx)
             .await
-            .map_err(StoreError::from)?;
+            .map_err(|error| match constraint_of(&error) {
+                Some(IDEMPOTENCY_PKEY) => AppendError::IdempotencyRace,
+                _ => error.into(),
+            })?;
         }
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
+        self.notifier().notify();
         Ok(appended)
     }
 
@@ -140,42 +162,45 @@ impl EventStore {
         &self,
         key: &str,
     ) -> Result<Option<IdempotentResult>, StoreError> {
-        let row = sqlx::query(
-            "SELECT aggregate_type, aggregate_id, command_type, version, position, events_written
+        let row: Option<(String, String, String, i64, i64, i64, i32)> = sqlx::query_as(
+            "SELECT aggregate_type, aggregate_id, command_type, version, tx_id, position, events_written
              FROM command_idempotency WHERE idempotency_key = $1",
         )
         .bind(key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|row| IdempotentResult {
-            aggregate_type: row.get("aggregate_type"),
-            aggregate_id: row.get("aggregate_id"),
-            command_type: row.get("command_type"),
-            appended: Appended {
-                version: row.get::<i64, _>("version") as u64,
-                position: row.get::<i64, _>("position") as u64,
-                events_written: row.get::<i32, _>("events_written") as u32,
+        Ok(row.map(
+            |(aggregate_type, aggregate_id, command_type, version, tx, position, events)| {
+                IdempotentResult {
+                    aggregate_type,
+                    aggregate_id,
+                    command_type,
+                    appended: Appended {
+                        version: version as u64,
+                        position: LogPosition::new(tx as u64, position as u64),
+                        events_written: events as u32,
+                    },
+                }
             },
-        }))
+        ))
     }
-}
-
-/// Whether an append failed only because a concurrent call with the same idempotency key won.
-pub(crate) fn is_idempotency_race(error: &CommandError) -> bool {
-    matches!(error, CommandError::Store(StoreError::Database(e)) if constraint_of(e) == Some(IDEMPOTENCY_PKEY))
 }
 
 async fn apply_claim(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     claim: &UniqueClaim,
     aggregate_id: &str,
-) -> Result<(), CommandError> {
+) -> Result<(), AppendError> {
     match claim {
         UniqueClaim::Claim {
             scope,
             field,
             value,
         } => {
+            let violation = || AppendError::UniqueViolation {
+                scope: (*scope).to_owned(),
+                field,
+            };
             let inserted = sqlx::query(
                 "INSERT INTO unique_claims (scope, value, aggregate_id) VALUES ($1, $2, $3)
                  ON CONFLICT (scope, value) DO UPDATE SET aggregate_id = excluded.aggregate_id
@@ -187,17 +212,11 @@ async fn apply_claim(
             .execute(&mut **tx)
             .await
             .map_err(|error| match constraint_of(&error) {
-                Some(CLAIMS_PKEY) => CommandError::UniqueViolation {
-                    scope: (*scope).to_owned(),
-                    field,
-                },
-                _ => StoreError::from(error).into(),
+                Some(CLAIMS_PKEY) => violation(),
+                _ => error.into(),
             })?;
             if inserted.rows_affected() == 0 {
-                return Err(CommandError::UniqueViolation {
-                    scope: (*scope).to_owned(),
-                    field,
-                });
+                return Err(violation());
             }
         }
         UniqueClaim::Release { scope, value } => {
@@ -208,8 +227,7 @@ async fn apply_claim(
             .bind(value)
             .bind(aggregate_id)
             .execute(&mut **tx)
-            .await
-            .map_err(StoreError::from)?;
+            .await?;
         }
     }
     Ok(())

@@ -1,0 +1,45 @@
+//! For tests of this crate and the crates above it: a throw-away, migrated event store
+//! database on the real Postgres server.
+
+use std::time::Duration;
+
+use sqlx::migrate::MigrateDatabase;
+use sqlx::Postgres;
+
+use crate::store::{create_database_if_missing, StoreOptions};
+use crate::EventStore;
+
+/// The Postgres server tests use: `TEST_POSTGRES_URL`, else the local default.
+pub fn postgres_server_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+/// A fresh, migrated event store database, dropped by [`TestEventStore::drop_database`].
+pub struct TestEventStore {
+    pub url: String,
+    pub store: EventStore,
+}
+
+impl TestEventStore {
+    pub async fn create() -> anyhow::Result<Self> {
+        Self::create_with(StoreOptions::default().with_max_connections(20)).await
+    }
+
+    pub async fn create_with(options: StoreOptions) -> anyhow::Result<Self> {
+        let name = format!("shopcore_test_{}", uuid::Uuid::new_v4().simple());
+        let url = format!("{}/{name}", postgres_server_url());
+        create_database_if_missing(&url).await?;
+        let store = EventStore::connect(&url, &options).await?;
+        crate::schema::migrate(store.pool()).await?;
+        Ok(Self { url, store })
+    }
+
+    pub async fn drop_database(self) -> anyhow::Result<()> {
+        // Bounded: a connection held by an aborted task (a killed projector in a test) is never
+        // returned, and `close` would wait for it forever. The forced drop ends it anyway.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.store.pool().close()).await;
+        Postgres::force_drop_database(&self.url).await?;
+        Ok(())
+    }
+}
