@@ -26,19 +26,19 @@ pub enum ProjectionError {
     Undecodable { reason: String },
 }
 
-/// MySQL errors about the data, not the server: a value the column cannot hold, a duplicate
-/// key, a bad foreign key. Retrying the same event gives the same error.
-const MYSQL_DATA_ERRORS: &[&str] = &[
-    "1048", // column cannot be null
-    "1062", // duplicate entry
-    "1264", // out of range value
-    "1265", // data truncated
-    "1292", // incorrect value
-    "1366", // incorrect string value (a character the charset cannot hold)
-    "1406", // data too long for column
-    "1451", "1452", // foreign key constraint
-    "3140", // invalid JSON
-    "4025", // CHECK constraint
+/// MySQL error numbers about the data, not the server: a value the column cannot hold, a
+/// duplicate key, a bad foreign key. Retrying the same event gives the same error.
+const MYSQL_DATA_ERRORS: &[u16] = &[
+    1048, // column cannot be null
+    1062, // duplicate entry
+    1264, // out of range value
+    1265, // data truncated
+    1292, // incorrect value
+    1366, // incorrect string value (a character the charset cannot hold)
+    1406, // data too long for column
+    1451, 1452, // foreign key constraint
+    3140, // invalid JSON
+    4025, // CHECK constraint
 ];
 
 impl ProjectionError {
@@ -48,8 +48,8 @@ impl ProjectionError {
             Self::OutOfStep { .. } | Self::Undecodable { .. } => true,
             Self::EventStore(error) => !error.is_transient(),
             Self::Mysql(sqlx::Error::Database(db)) => db
-                .code()
-                .is_some_and(|code| MYSQL_DATA_ERRORS.contains(&code.as_ref())),
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some_and(|e| MYSQL_DATA_ERRORS.contains(&e.number())),
             Self::Mysql(sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_)) => true,
             // Redis refuses data only by type; everything else (OOM, READONLY, a lost
             // connection) passes.

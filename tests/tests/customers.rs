@@ -117,7 +117,7 @@ async fn create_read_update_and_check_the_stores() -> anyhow::Result<()> {
         ("King", Some("+44 20 7946 0958"), 3)
     );
     let segments: Vec<String> =
-        sqlx::query_scalar("SELECT segment FROM customer_segments WHERE customer_id = ? ORDER BY segment COLLATE utf8mb4_bin")
+        sqlx::query_scalar("SELECT CONVERT(segment USING utf8mb4) FROM customer_segments WHERE customer_id = ? ORDER BY segment")
             .bind(&id)
             .fetch_all(&app.mysql)
             .await?;

@@ -12,6 +12,8 @@ pub const MAX_ADDRESSES: usize = 50;
 /// At most this many segments per customer.
 pub const MAX_SEGMENTS: usize = 32;
 const MAX_NAME_CHARS: usize = 100;
+/// A phone number is at most this long, separators included.
+pub const MAX_PHONE_CHARS: usize = 32;
 const MAX_EMAIL_CHARS: usize = 254;
 
 /// A syntactically valid e-mail address, trimmed and lower-cased.
@@ -77,8 +79,8 @@ pub fn person_name(raw: &str, field: &'static str) -> Result<String, CustomerErr
     Ok(name.to_owned())
 }
 
-/// A phone number: an optional leading `+`, then 6 to 20 digits, spaces or dashes. An empty
-/// string means "no phone number".
+/// A phone number: an optional leading `+`, then 6 to 20 digits, spaces or dashes, at most 32
+/// characters in all. An empty string means "no phone number".
 pub fn optional_phone(raw: &str) -> Result<Option<String>, CustomerError> {
     let phone = raw.trim();
     if phone.is_empty() {
@@ -89,10 +91,10 @@ pub fn optional_phone(raw: &str) -> Result<Option<String>, CustomerError> {
     let well_formed = body
         .chars()
         .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
-    if !well_formed || !(6..=20).contains(&digits) {
+    if !well_formed || !(6..=20).contains(&digits) || phone.chars().count() > MAX_PHONE_CHARS {
         return Err(CustomerError::invalid(
             "phone",
-            "must be 6 to 20 digits, optionally with a leading '+', spaces or dashes",
+            "must be 6 to 20 digits, optionally with a leading '+', spaces or dashes, at most 32 characters",
         ));
     }
     Ok(Some(phone.to_owned()))

@@ -332,12 +332,18 @@ pub async fn find_customer(
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let mut segments: Vec<String> =
-        sqlx::query_scalar("SELECT segment FROM customer_segments WHERE customer_id = ?")
-            .bind(&id_text)
-            .fetch_all(pool)
-            .await?;
-    // Byte order, as in the Redis snapshot (the column's collation ignores case).
+    // The column compares bytes (utf8mb4_bin, as the domain compares segments), which sqlx
+    // reports as binary: read the bytes and check they are UTF-8.
+    let mut segments = sqlx::query_scalar::<_, Vec<u8>>(
+        "SELECT segment FROM customer_segments WHERE customer_id = ?",
+    )
+    .bind(&id_text)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .map(|bytes| String::from_utf8(bytes).map_err(|e| sqlx::Error::Decode(e.into())))
+    .collect::<Result<Vec<_>, _>>()?;
+    // Byte order, as in the Redis snapshot.
     segments.sort();
     let utc = |naive: chrono::NaiveDateTime| DateTime::<Utc>::from_naive_utc_and_offset(naive, Utc);
     Ok(Some(CustomerView {
