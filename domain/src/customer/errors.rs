@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use super::limits::MAX_ADDRESSES;
 use crate::error_kind::DomainErrorKind;
 
 /// A rejected customer command. Each message names the field at fault.
@@ -21,10 +22,7 @@ pub enum CustomerError {
     UnknownAddress(Uuid),
     #[error("addressId: address {0} already exists on this customer")]
     AddressAlreadyExists(Uuid),
-    #[error(
-        "addresses: a customer has at most {} addresses",
-        super::values::MAX_ADDRESSES
-    )]
+    #[error("addresses: a customer has at most {} addresses", MAX_ADDRESSES)]
     TooManyAddresses,
     #[error("email lookup failed: {0}")]
     LookupFailed(String),

@@ -3,6 +3,8 @@
 //! - [`commands`]: what a caller may ask ([`CustomerCommand`]).
 //! - [`events`]: what happened ([`CustomerEvent`]), each with a stable name and a version.
 //! - [`errors`]: why a command was rejected ([`CustomerError`]).
+//! - [`limits`]: the input limits (addresses, segments, field lengths), shared by [`values`],
+//!   which enforces them, and [`errors`], whose messages state them.
 //! - [`values`]: validated value objects (email, names, phone, address, segment).
 //! - this file: the aggregate state, `handle` (decide) and `apply` (fold).
 //!
@@ -13,6 +15,7 @@
 pub mod commands;
 pub mod errors;
 pub mod events;
+pub mod limits;
 pub mod values;
 
 #[cfg(test)]
@@ -168,7 +171,7 @@ impl Aggregate for Customer {
                 if self.addresses.contains_key(&address_id) {
                     return Err(CustomerError::AddressAlreadyExists(address_id));
                 }
-                if self.addresses.len() >= values::MAX_ADDRESSES {
+                if self.addresses.len() >= limits::MAX_ADDRESSES {
                     return Err(CustomerError::TooManyAddresses);
                 }
                 sink.write(

@@ -6,15 +6,12 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use super::errors::CustomerError;
-
-/// At most this many addresses per customer.
-pub const MAX_ADDRESSES: usize = 50;
-/// At most this many segments per customer.
-pub const MAX_SEGMENTS: usize = 32;
-const MAX_NAME_CHARS: usize = 100;
-/// A phone number is at most this long, separators included.
-pub const MAX_PHONE_CHARS: usize = 32;
-const MAX_EMAIL_CHARS: usize = 254;
+use super::limits::{
+    MAX_ADDRESS_FIELD_CHARS, MAX_EMAIL_CHARS, MAX_NAME_CHARS, MAX_PHONE_DIGITS, MAX_SEGMENT_CHARS,
+    MIN_PHONE_DIGITS,
+};
+// Still reachable at their old path: they were public here before `limits.rs` existed.
+pub use super::limits::{MAX_ADDRESSES, MAX_PHONE_CHARS, MAX_SEGMENTS};
 
 /// A syntactically valid e-mail address, trimmed and lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +25,7 @@ impl Email {
             return invalid("must not be empty");
         }
         if email.chars().count() > MAX_EMAIL_CHARS {
-            return invalid("must be at most 254 characters");
+            return invalid(&format!("must be at most {MAX_EMAIL_CHARS} characters"));
         }
         let Some((local, domain)) = email.split_once('@') else {
             return invalid("must contain '@'");
@@ -58,7 +55,7 @@ impl Email {
     }
 }
 
-/// A trimmed, non-empty person name of at most 100 characters.
+/// A trimmed, non-empty person name of at most [`MAX_NAME_CHARS`] characters.
 pub fn person_name(raw: &str, field: &'static str) -> Result<String, CustomerError> {
     let name = raw.trim();
     if name.is_empty() {
@@ -67,7 +64,7 @@ pub fn person_name(raw: &str, field: &'static str) -> Result<String, CustomerErr
     if name.chars().count() > MAX_NAME_CHARS {
         return Err(CustomerError::invalid(
             field,
-            "must be at most 100 characters",
+            format!("must be at most {MAX_NAME_CHARS} characters"),
         ));
     }
     if name.chars().any(char::is_control) {
@@ -79,8 +76,9 @@ pub fn person_name(raw: &str, field: &'static str) -> Result<String, CustomerErr
     Ok(name.to_owned())
 }
 
-/// A phone number: an optional leading `+`, then 6 to 20 digits, spaces or dashes, at most 32
-/// characters in all. An empty string means "no phone number".
+/// A phone number: an optional leading `+`, then [`MIN_PHONE_DIGITS`] to [`MAX_PHONE_DIGITS`]
+/// digits, spaces or dashes, at most [`MAX_PHONE_CHARS`] characters in all. An empty string
+/// means "no phone number".
 pub fn optional_phone(raw: &str) -> Result<Option<String>, CustomerError> {
     let phone = raw.trim();
     if phone.is_empty() {
@@ -91,35 +89,47 @@ pub fn optional_phone(raw: &str) -> Result<Option<String>, CustomerError> {
     let well_formed = body
         .chars()
         .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
-    if !well_formed || !(6..=20).contains(&digits) || phone.chars().count() > MAX_PHONE_CHARS {
+    if !well_formed
+        || !(MIN_PHONE_DIGITS..=MAX_PHONE_DIGITS).contains(&digits)
+        || phone.chars().count() > MAX_PHONE_CHARS
+    {
         return Err(CustomerError::invalid(
             "phone",
-            "must be 6 to 20 digits, optionally with a leading '+', spaces or dashes, at most 32 characters",
+            format!(
+                "must be {MIN_PHONE_DIGITS} to {MAX_PHONE_DIGITS} digits, optionally with a leading \
+                 '+', spaces or dashes, at most {MAX_PHONE_CHARS} characters"
+            ),
         ));
     }
     Ok(Some(phone.to_owned()))
 }
 
-/// A set of segment names: each 1 to 64 letters, digits, `-` or `_`; at most 32.
+/// A set of segment names: each 1 to [`MAX_SEGMENT_CHARS`] letters, digits, `-` or `_`; at most
+/// [`MAX_SEGMENTS`].
 pub fn segments(raw: &[String]) -> Result<BTreeSet<String>, CustomerError> {
     let mut set = BTreeSet::new();
     for name in raw {
         let name = name.trim();
         let valid = !name.is_empty()
-            && name.len() <= 64
+            && name.len() <= MAX_SEGMENT_CHARS
             && name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
         if !valid {
             return Err(CustomerError::invalid(
                 "segments",
-                format!("{name:?} is not a segment name (1-64 letters, digits, '-' or '_')"),
+                format!(
+                    "{name:?} is not a segment name (1-{MAX_SEGMENT_CHARS} letters, digits, '-' or '_')"
+                ),
             ));
         }
         set.insert(name.to_owned());
     }
     if set.len() > MAX_SEGMENTS {
-        return Err(CustomerError::invalid("segments", "at most 32 segments"));
+        return Err(CustomerError::invalid(
+            "segments",
+            format!("at most {MAX_SEGMENTS} segments"),
+        ));
     }
     Ok(set)
 }
@@ -148,10 +158,10 @@ impl Address {
             let value = value.trim();
             if value.is_empty() {
                 Err(CustomerError::invalid(field, "must not be empty"))
-            } else if value.chars().count() > 200 {
+            } else if value.chars().count() > MAX_ADDRESS_FIELD_CHARS {
                 Err(CustomerError::invalid(
                     field,
-                    "must be at most 200 characters",
+                    format!("must be at most {MAX_ADDRESS_FIELD_CHARS} characters"),
                 ))
             } else {
                 Ok(value.to_owned())
@@ -159,10 +169,10 @@ impl Address {
         };
         let optional = |value: &str, field: &'static str| {
             let value = value.trim();
-            if value.chars().count() > 200 {
+            if value.chars().count() > MAX_ADDRESS_FIELD_CHARS {
                 Err(CustomerError::invalid(
                     field,
-                    "must be at most 200 characters",
+                    format!("must be at most {MAX_ADDRESS_FIELD_CHARS} characters"),
                 ))
             } else {
                 Ok(value.to_owned())

@@ -11,7 +11,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-use super::quote::PricingError;
+use super::errors::PricingError;
 use crate::error_kind::DomainErrorKind;
 use crate::money::{Currency, ExchangeRate, Money, Rate, RoundingMode};
 

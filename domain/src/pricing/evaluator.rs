@@ -37,7 +37,7 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::quote::PricingError;
+use super::errors::PricingError;
 use super::rule::{FailedCondition, PriceRuleSpec, PricingContext, RuleAction};
 use super::rule_index::{InlineVec, RuleIndex};
 use crate::money::{Money, MoneyError, RoundingMode};

@@ -1,5 +1,6 @@
 //! Pricing: base prices, price rules and their evaluator, promotions and currency rates.
 //!
+//! - [`errors`]: the errors shared across these files ([`PricingError`], [`PriceRuleError`]).
 //! - [`price_book`]: the `PriceBook` aggregate (base prices per SKU and currency).
 //! - [`price_rule`]: the `PriceRule` aggregate (upsert / remove one rule).
 //! - [`rule`]: what a rule is (targets, conditions, action) and how its conditions are checked.
@@ -12,6 +13,7 @@
 //! The precedence, stacking, rounding and conversion rules are written up in `docs/pricing.md`.
 
 pub mod currency_rate;
+pub mod errors;
 pub mod evaluator;
 pub mod price_book;
 pub mod price_rule;
@@ -26,13 +28,12 @@ mod tests;
 pub use currency_rate::{
     CurrencyRate, CurrencyRateCommand, CurrencyRateError, CurrencyRateEvent, FxRates,
 };
+pub use errors::{PriceRuleError, PricingError};
 pub use evaluator::{MatchedBy, PriceQuote, PriceRuleEvaluator, RuleOutcome, RuleVerdict};
 pub use price_book::{PriceBook, PriceBookCommand, PriceBookError, PriceBookEvent};
-pub use price_rule::{PriceRule, PriceRuleCommand, PriceRuleError, PriceRuleEvent};
+pub use price_rule::{PriceRule, PriceRuleCommand, PriceRuleEvent};
 pub use promotion::{Discount, Promotion, PromotionCommand, PromotionError, PromotionEvent};
-pub use quote::{
-    quote_price, resolve_base_price, BasePrice, BasePriceSource, PricingError, SkuPrice,
-};
+pub use quote::{quote_price, resolve_base_price, BasePrice, BasePriceSource, SkuPrice};
 pub use rule::{
     FailedCondition, PriceRuleDefinition, PriceRuleSpec, PricingContext, RuleAction,
     RuleConditions, RuleTargets,

@@ -8,8 +8,8 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::errors::PriceRuleError;
 use super::rule::{PriceRuleDefinition, PriceRuleSpec};
-use crate::error_kind::DomainErrorKind;
 
 /// What a caller may ask of a price rule.
 // A command lives for one request; boxing the definition would only add noise for callers.
@@ -65,43 +65,6 @@ impl DomainEvent for PriceRuleEvent {
 
     fn event_version(&self) -> String {
         "1".to_owned()
-    }
-}
-
-/// A rejected price-rule command. Each message names the field at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PriceRuleError {
-    #[error("{field}: {reason}")]
-    InvalidField { field: &'static str, reason: String },
-    #[error("price rule does not exist")]
-    NotFound,
-    #[error("ruleId: {0} does not match the rule's id")]
-    IdMismatch(Uuid),
-}
-
-impl PriceRuleError {
-    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::InvalidField {
-            field,
-            reason: reason.into(),
-        }
-    }
-
-    /// How adapters should report this rejection.
-    pub fn kind(&self) -> DomainErrorKind {
-        match self {
-            Self::InvalidField { .. } | Self::IdMismatch(_) => DomainErrorKind::InvalidArgument,
-            Self::NotFound => DomainErrorKind::NotFound,
-        }
-    }
-
-    /// The input field the rejection is about, in the API's camelCase.
-    pub fn field(&self) -> Option<&'static str> {
-        match self {
-            Self::InvalidField { field, .. } => Some(field),
-            Self::IdMismatch(_) => Some("ruleId"),
-            Self::NotFound => None,
-        }
     }
 }
 

@@ -10,33 +10,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::currency_rate::FxRates;
+use super::errors::PricingError;
 use super::evaluator::{PriceQuote, PriceRuleEvaluator};
 use super::price_book::PriceBook;
 use super::rule::PricingContext;
-use crate::error_kind::DomainErrorKind;
-use crate::money::{Currency, ExchangeRate, Money, MoneyError, RoundingMode};
-
-/// Why no price could be given.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PricingError {
-    #[error("sku: no base price for {sku} in {currency}")]
-    NoBasePrice { sku: String, currency: Currency },
-    #[error("currency: no exchange rate between {from} and {to}")]
-    NoRate { from: Currency, to: Currency },
-    #[error(transparent)]
-    Money(#[from] MoneyError),
-}
-
-impl PricingError {
-    /// How adapters should report this error.
-    pub fn kind(&self) -> DomainErrorKind {
-        match self {
-            Self::NoBasePrice { .. } => DomainErrorKind::NotFound,
-            Self::NoRate { .. } => DomainErrorKind::FailedPrecondition,
-            Self::Money(error) => error.kind(),
-        }
-    }
-}
+use crate::money::{Currency, ExchangeRate, Money, RoundingMode};
 
 /// Where a base price came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

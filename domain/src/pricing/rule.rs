@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::price_rule::PriceRuleError;
+use super::errors::PriceRuleError;
 use crate::catalog::values::clean_sku;
 use crate::money::{Currency, Money, Percent};
 
