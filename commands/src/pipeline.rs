@@ -124,7 +124,8 @@ where
                     events_folded = loaded.events_folded,
                     "command appended events"
                 );
-                if self.snapshots.due(loaded.version, appended.version) {
+                let since_snapshot = loaded.events_folded + u64::from(appended.events_written);
+                if self.snapshots.due(since_snapshot) {
                     if let Err(error) = snapshot::save(
                         self.store.pool(),
                         &self.snapshots,

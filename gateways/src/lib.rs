@@ -7,6 +7,10 @@
 //! - [`correlation`]: the `X-Correlation-Id` middleware and request metrics.
 //! - [`openapi`]: the OpenAPI document, generated from the handlers with utoipa.
 //! - [`settings`]: typed settings from the environment.
+//!
+//! The gateway migrates nothing and links neither the command service nor Kafka: it reads the
+//! read models (through `shopcore-projections`), asks the event store only whether a
+//! `Shopcore-Min-Position` names a stored event, and sends writes over gRPC.
 
 pub mod app;
 pub mod correlation;

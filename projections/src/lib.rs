@@ -1,13 +1,18 @@
 //! The read side of Shopcore.
 //!
-//! - [`runtime`]: the projector runtime: tail the global log from a checkpoint in batches, retry
-//!   with backoff, wake on appends ([`runtime::ProjectionRunner`]).
+//! - [`runtime`]: the [`runtime::Projector`] trait (named, transactional or idempotent by
+//!   version, steppable) and [`runtime::ProjectionRunner`], which drives one through the event
+//!   store's one tail loop (retry transient failures, halt at a poison event).
+//! - [`error`]: why a projector failed, sorted into transient and permanent.
 //! - [`customer`]: the customer read model ([`customer::CustomerView`]), its MySQL projector
 //!   (transactional), its Redis snapshot projector (idempotent by version) and the queries the
 //!   gateway uses.
-//! - [`stores`]: connecting to MySQL (with migrations) and Redis.
+//! - [`stores`]: connecting to MySQL (migrating it: this process owns that schema, or only
+//!   checking it, for the gateway), Redis, and the event store (schema checked, never migrated).
 //! - [`rebuild`]: replay the whole log into a fresh read model through the same projector code.
-//! - [`app`]: the `shopcore-projections` process.
+//! - [`app`]: the `shopcore-projections` process, with `/metrics`, `/healthz`, `/readyz` (503
+//!   naming the event while a projector is halted) and `/status`.
+//! - [`settings`]: its typed settings.
 
 pub mod app;
 pub mod customer;

@@ -1,4 +1,6 @@
-//! Appending a command's events in one transaction: unique claims, events, idempotency record.
+//! Appending a command's events in one transaction — unique claims, events, idempotency
+//! record — sent as one statement (`shopcore_append`, see its migration) and committed on its
+//! own: one round trip per command.
 //!
 //! Nothing here takes a lock that outlives a statement: positions come from a sequence and the
 //! transaction id is recorded with every event (see [`crate::log`] for why readers still skip
@@ -63,8 +65,9 @@ pub struct IdempotentResult {
 }
 
 const EVENTS_PKEY: &str = "events_pkey";
-const CLAIMS_PKEY: &str = "unique_claims_pkey";
 const IDEMPOTENCY_PKEY: &str = "command_idempotency_pkey";
+/// SQLSTATE `shopcore_append` raises when a unique value is held by another aggregate.
+const CLAIM_TAKEN: &str = "SC001";
 
 impl EventStore {
     /// Appends `request.events` after `request.version`, atomically with the claims and the
@@ -95,15 +98,21 @@ impl EventStore {
             payloads.push(payload);
         }
 
-        let mut tx = self.pool().begin().await?;
+        let mut kinds = Vec::with_capacity(request.claims.len());
+        let mut scopes = Vec::with_capacity(request.claims.len());
+        let mut values = Vec::with_capacity(request.claims.len());
         for claim in &request.claims {
-            apply_claim(&mut tx, claim, request.aggregate_id).await?;
+            let (kind, scope, value) = match claim {
+                UniqueClaim::Claim { scope, value, .. } => ("claim", *scope, value.as_str()),
+                UniqueClaim::Release { scope, value } => ("release", *scope, value.as_str()),
+            };
+            kinds.push(kind);
+            scopes.push(scope);
+            values.push(value);
         }
+        // One statement, committed on its own: see the migration of `shopcore_append`.
         let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-             SELECT $1, $2, s, t, v, p, $7
-             FROM unnest($3::bigint[], $4::text[], $5::text[], $6::jsonb[]) AS e(s, t, v, p)
-             RETURNING tx_id::text::bigint, position",
+            "SELECT tx, event_position FROM shopcore_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(A::TYPE)
         .bind(request.aggregate_id)
@@ -112,14 +121,14 @@ impl EventStore {
         .bind(&versions)
         .bind(&payloads)
         .bind(&request.metadata)
-        .fetch_all(&mut *tx)
+        .bind(&kinds)
+        .bind(&scopes)
+        .bind(&values)
+        .bind(request.idempotency_key)
+        .bind(request.command_type)
+        .fetch_all(self.pool())
         .await
-        .map_err(|error| match constraint_of(&error) {
-            Some(EVENTS_PKEY) => AppendError::VersionConflict {
-                decided_on: request.version,
-            },
-            _ => error.into(),
-        })?;
+        .map_err(|error| append_error(error, &request))?;
         let position = rows
             .iter()
             .map(|&(tx, position)| LogPosition::new(tx as u64, position as u64))
@@ -130,29 +139,6 @@ impl EventStore {
             position,
             events_written: count as u32,
         };
-        if let Some(key) = request.idempotency_key {
-            let (tx_id, position) = position.as_i64();
-            sqlx::query(
-                "INSERT INTO command_idempotency
-                   (idempotency_key, aggregate_type, aggregate_id, command_type, version, position, tx_id, events_written)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(key)
-            .bind(A::TYPE)
-            .bind(request.aggregate_id)
-            .bind(request.command_type)
-            .bind(appended.version as i64)
-            .bind(position)
-            .bind(tx_id)
-            .bind(appended.events_written as i32)
-            .execute(&mut *tx)
-            .await
-            .map_err(|error| match constraint_of(&error) {
-                Some(IDEMPOTENCY_PKEY) => AppendError::IdempotencyRace,
-                _ => error.into(),
-            })?;
-        }
-        tx.commit().await?;
         self.notifier().notify();
         Ok(appended)
     }
@@ -186,51 +172,36 @@ impl EventStore {
     }
 }
 
-async fn apply_claim(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    claim: &UniqueClaim,
-    aggregate_id: &str,
-) -> Result<(), AppendError> {
-    match claim {
-        UniqueClaim::Claim {
-            scope,
-            field,
-            value,
-        } => {
-            let violation = || AppendError::UniqueViolation {
-                scope: (*scope).to_owned(),
-                field,
-            };
-            let inserted = sqlx::query(
-                "INSERT INTO unique_claims (scope, value, aggregate_id) VALUES ($1, $2, $3)
-                 ON CONFLICT (scope, value) DO UPDATE SET aggregate_id = excluded.aggregate_id
-                 WHERE unique_claims.aggregate_id = excluded.aggregate_id",
-            )
-            .bind(scope)
-            .bind(value)
-            .bind(aggregate_id)
-            .execute(&mut **tx)
-            .await
-            .map_err(|error| match constraint_of(&error) {
-                Some(CLAIMS_PKEY) => violation(),
-                _ => error.into(),
-            })?;
-            if inserted.rows_affected() == 0 {
-                return Err(violation());
+/// What a failed `shopcore_append` means.
+fn append_error<A: Aggregate>(error: sqlx::Error, request: &AppendRequest<'_, A>) -> AppendError {
+    match constraint_of(&error) {
+        Some(EVENTS_PKEY) => {
+            return AppendError::VersionConflict {
+                decided_on: request.version,
             }
         }
-        UniqueClaim::Release { scope, value } => {
-            sqlx::query(
-                "DELETE FROM unique_claims WHERE scope = $1 AND value = $2 AND aggregate_id = $3",
-            )
-            .bind(scope)
-            .bind(value)
-            .bind(aggregate_id)
-            .execute(&mut **tx)
-            .await?;
-        }
+        Some(IDEMPOTENCY_PKEY) => return AppendError::IdempotencyRace,
+        _ => {}
     }
-    Ok(())
+    let claimed_scope = error
+        .as_database_error()
+        .and_then(|db| db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>())
+        .filter(|db| db.code() == CLAIM_TAKEN)
+        .and_then(|db| db.detail().map(str::to_owned));
+    if let Some(scope) = claimed_scope {
+        let field = request
+            .claims
+            .iter()
+            .find_map(|claim| match claim {
+                UniqueClaim::Claim {
+                    scope: s, field, ..
+                } if *s == scope => Some(*field),
+                _ => None,
+            })
+            .unwrap_or("value");
+        return AppendError::UniqueViolation { scope, field };
+    }
+    error.into()
 }
 
 fn constraint_of(error: &sqlx::Error) -> Option<&str> {

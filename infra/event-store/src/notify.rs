@@ -3,7 +3,9 @@
 //! A `NOTIFY` inside an appending transaction would take Postgres's notification-queue lock at
 //! commit and so put every append in one line again. Instead, after an append commits,
 //! [`AppendNotifier::notify`] asks a background task to send one `NOTIFY shopcore_events` in its
-//! own statement; requests that arrive while one is being sent are coalesced into the next. A
+//! own statement; requests that arrive while one is being sent, or within
+//! [`MIN_INTERVAL`] after it, are coalesced into the next. (Each notification is a small
+//! transaction of its own, with a commit to flush: one per append would double the commits.) A
 //! lost notification only costs latency: tailers also poll (see [`crate::tail`]).
 
 use std::sync::OnceLock;
@@ -13,6 +15,9 @@ use tokio::sync::mpsc;
 
 /// The channel tailers listen on.
 pub const CHANNEL: &str = "shopcore_events";
+
+/// Shortest time between two notifications: what a reader may wait at most beyond the commit.
+pub const MIN_INTERVAL: std::time::Duration = std::time::Duration::from_millis(3);
 
 /// Sends coalesced notifications of appends; see the module documentation.
 #[derive(Debug)]
@@ -47,6 +52,7 @@ impl AppendNotifier {
                     {
                         tracing::debug!(%error, "append notification not sent; tailers poll");
                     }
+                    tokio::time::sleep(MIN_INTERVAL).await;
                 }
             });
             sender

@@ -1,7 +1,8 @@
 //! Aggregate snapshots, so that a command's cost does not grow with its aggregate's history.
 //!
-//! The command pipeline saves the aggregate's state after an append that crosses a multiple of
-//! [`SnapshotPolicy::every`] events; loading starts from the newest snapshot and folds
+//! The command pipeline saves the aggregate's state after an append that leaves
+//! [`SnapshotPolicy::every`] or more events beyond the newest usable snapshot (so an aggregate
+//! whose snapshot was invalidated gets a new one on its next command); loading starts from the newest snapshot and folds
 //! only the events after it. A snapshot is an optimisation, never the truth: it is written after
 //! the events commit (a failure to write it only costs speed), and it is ignored, and later
 //! replaced, when its `schema` differs from the aggregate's policy's
@@ -48,9 +49,10 @@ impl SnapshotPolicy {
         }
     }
 
-    /// Whether an append from `before` to `after` events crosses a snapshot boundary.
-    pub fn due(&self, before: u64, after: u64) -> bool {
-        self.every > 0 && after / self.every > before / self.every
+    /// Whether to save a snapshot after a command, given how many events the aggregate has
+    /// beyond its newest usable snapshot (folded on load plus just written).
+    pub fn due(&self, events_since_snapshot: u64) -> bool {
+        self.every > 0 && events_since_snapshot >= self.every
     }
 }
 
@@ -126,4 +128,35 @@ pub async fn save<A: Aggregate>(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SnapshotPolicy;
+
+    #[test]
+    fn due_once_enough_events_follow_the_snapshot() {
+        let policy = SnapshotPolicy::new("customer", 100, 1, "1");
+        assert!(!policy.due(99));
+        assert!(policy.due(100));
+        assert!(
+            policy.due(10_000),
+            "a history without a usable snapshot gets one"
+        );
+        assert!(!SnapshotPolicy::disabled().due(10_000));
+    }
+
+    #[test]
+    fn the_schema_names_state_and_event_versions() {
+        let v1 = SnapshotPolicy::new("customer", 100, 1, "1");
+        assert_ne!(
+            v1.schema,
+            SnapshotPolicy::new("customer", 100, 1, "2").schema
+        );
+        assert_ne!(
+            v1.schema,
+            SnapshotPolicy::new("customer", 100, 2, "1").schema
+        );
+        assert_ne!(v1.schema, SnapshotPolicy::new("cart", 100, 1, "1").schema);
+    }
 }

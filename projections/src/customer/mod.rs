@@ -86,8 +86,25 @@ pub fn decode(event: &StoredEvent) -> Result<CustomerEvent, ProjectionError> {
 impl CustomerView {
     /// Folds a customer's events (oldest first, starting with its registration).
     pub fn fold(events: &[StoredEvent]) -> Result<Option<Self>, ProjectionError> {
-        let mut view: Option<Self> = None;
+        Self::fold_onto(None, events)
+    }
+
+    /// Folds events onto a view that reflects every event before them (`None`: before the
+    /// registration). The events must follow the view's version without a gap.
+    pub fn fold_onto(
+        mut view: Option<Self>,
+        events: &[StoredEvent],
+    ) -> Result<Option<Self>, ProjectionError> {
         for stored in events {
+            let expected = view.as_ref().map_or(0, |v| v.version) + 1;
+            if stored.sequence != expected {
+                return Err(ProjectionError::OutOfStep {
+                    reason: format!(
+                        "customer {}: event {} is number {}, the view expects {expected}",
+                        stored.aggregate_id, stored.event_id, stored.sequence
+                    ),
+                });
+            }
             let event = decode(stored)?;
             match (&mut view, event) {
                 (

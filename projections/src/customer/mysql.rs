@@ -4,11 +4,13 @@
 //! checks it still holds the position the batch was read after, then applies the rows, then moves
 //! the checkpoint. A crash anywhere rolls the whole batch back.
 
+use std::collections::{BTreeSet, HashMap};
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use shopcore_domain::customer::CustomerEvent;
 use shopcore_event_store::{GlobalLog, LogPosition, StoredEvent};
-use sqlx::{MySql, MySqlPool, Row, Transaction};
+use sqlx::{MySql, MySqlPool, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
 
 use super::{decode, AddressView, CustomerView, AGGREGATE_TYPE};
@@ -135,8 +137,41 @@ impl Projector for CustomerMysqlProjector {
         };
         let mut tx = self.pool.begin().await?;
         lock_checkpoint(&mut tx, Self::NAME, checkpoint).await?;
-        for event in events.iter().filter(|e| e.aggregate_type == AGGREGATE_TYPE) {
-            apply_event(&mut tx, event).await?;
+        let customer_events: Vec<&StoredEvent> = events
+            .iter()
+            .filter(|e| e.aggregate_type == AGGREGATE_TYPE)
+            .collect();
+        // Every event moves the version by exactly one, from the version before it. An event
+        // at or below the row's version was applied already (a checkpoint converted from the
+        // old scheme may hand some over again) and changes nothing; a gap stops the projector
+        // instead of corrupting the read model.
+        let mut versions = lock_versions(&mut tx, &customer_events).await?;
+        let mut registrations = Vec::new();
+        let mut changes = Vec::new();
+        for stored in customer_events {
+            let current = versions.get(stored.aggregate_id.as_str()).copied();
+            match current {
+                Some(version) if version >= stored.sequence => continue,
+                Some(version) if version + 1 == stored.sequence => changes.push(stored),
+                None if stored.sequence == 1 => registrations.push(stored),
+                _ => {
+                    return Err(ProjectionError::OutOfStep {
+                        reason: format!(
+                            "customer {} is at version {}, the event is number {}",
+                            stored.aggregate_id,
+                            current.unwrap_or(0),
+                            stored.sequence
+                        ),
+                    })
+                }
+            }
+            versions.insert(stored.aggregate_id.clone(), stored.sequence);
+        }
+        // A registration is its customer's first event, so inserting the batch's registrations
+        // before its other events keeps every customer's order.
+        insert_registrations(&mut tx, &registrations).await?;
+        for stored in changes {
+            apply_change(&mut tx, stored).await?;
         }
         move_checkpoint(&mut tx, Self::NAME, last.log_position()).await?;
         tx.commit().await?;
@@ -163,57 +198,90 @@ impl Projector for CustomerMysqlProjector {
     }
 }
 
-async fn apply_event(
+/// The current versions of the batch's customers, their rows locked until the batch commits.
+async fn lock_versions(
+    tx: &mut Transaction<'_, MySql>,
+    events: &[&StoredEvent],
+) -> Result<HashMap<String, u64>, ProjectionError> {
+    let ids: BTreeSet<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
+    let ids: Vec<&str> = ids.into_iter().collect();
+    let mut versions = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let mut query =
+            QueryBuilder::<MySql>::new("SELECT id, version FROM customer_profiles WHERE id IN (");
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        query.push(") FOR UPDATE");
+        let rows: Vec<(String, u64)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        versions.extend(rows);
+    }
+    Ok(versions)
+}
+
+/// New customers, in multi-row inserts.
+async fn insert_registrations(
+    tx: &mut Transaction<'_, MySql>,
+    events: &[&StoredEvent],
+) -> Result<(), ProjectionError> {
+    for chunk in events.chunks(200) {
+        let mut rows = Vec::with_capacity(chunk.len());
+        for stored in chunk {
+            let CustomerEvent::CustomerRegistered {
+                email,
+                first_name,
+                last_name,
+                phone,
+                ..
+            } = decode(stored)?
+            else {
+                return Err(ProjectionError::OutOfStep {
+                    reason: format!(
+                        "customer {}: first event {} is a {}, not a registration",
+                        stored.aggregate_id, stored.event_id, stored.event_type
+                    ),
+                });
+            };
+            rows.push((stored, email, first_name, last_name, phone));
+        }
+        let mut query = QueryBuilder::<MySql>::new(
+            "INSERT INTO customer_profiles (id, email, first_name, last_name, phone, version,
+               last_tx_id, last_position, created_at, updated_at) ",
+        );
+        query.push_values(rows, |mut row, (stored, email, first, last, phone)| {
+            let at = stored.recorded_at.naive_utc();
+            row.push_bind(stored.aggregate_id.as_str())
+                .push_bind(email)
+                .push_bind(first)
+                .push_bind(last)
+                .push_bind(phone)
+                .push_bind(stored.sequence)
+                .push_bind(stored.tx_id)
+                .push_bind(stored.position)
+                .push_bind(at)
+                .push_bind(at);
+        });
+        query.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// An event after the registration: its rows, then the customer's version and position.
+async fn apply_change(
     tx: &mut Transaction<'_, MySql>,
     stored: &StoredEvent,
 ) -> Result<(), ProjectionError> {
     let id = stored.aggregate_id.as_str();
     let at = stored.recorded_at.naive_utc();
-    // Every event moves the version by exactly one, from the version before it. An event at or
-    // below the row's version was applied already (a checkpoint converted from the old scheme
-    // may hand some over again) and changes nothing; a gap stops the projector instead of
-    // corrupting the read model.
-    let current: Option<u64> =
-        sqlx::query_scalar("SELECT version FROM customer_profiles WHERE id = ? FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    match current {
-        Some(version) if version >= stored.sequence => return Ok(()),
-        Some(version) if version + 1 == stored.sequence => {}
-        None if stored.sequence == 1 => {}
-        _ => {
+    match decode(stored)? {
+        CustomerEvent::CustomerRegistered { .. } => {
             return Err(ProjectionError::OutOfStep {
                 reason: format!(
-                    "customer {id} is at version {}, the event is number {}",
-                    current.unwrap_or(0),
-                    stored.sequence
+                    "customer {id}: registered again by event {}",
+                    stored.event_id
                 ),
             })
-        }
-    }
-    match decode(stored)? {
-        CustomerEvent::CustomerRegistered {
-            email,
-            first_name,
-            last_name,
-            phone,
-            ..
-        } => {
-            sqlx::query(
-                "INSERT INTO customer_profiles
-                   (id, email, first_name, last_name, phone, version, last_tx_id, last_position, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, 0, 0, 0, ?, ?)",
-            )
-            .bind(id)
-            .bind(email)
-            .bind(first_name)
-            .bind(last_name)
-            .bind(phone)
-            .bind(at)
-            .bind(at)
-            .execute(&mut **tx)
-            .await?;
         }
         CustomerEvent::CustomerProfileUpdated(changed) => {
             sqlx::query(

@@ -1,9 +1,11 @@
 //! The Redis customer snapshot projector (idempotent by version).
 //!
-//! For every customer touched by a batch it folds the customer's events up to the newest one in
-//! the batch and writes the JSON snapshot to `{prefix}customer::{id}` with a Lua script that only
-//! replaces an older version. The checkpoint moves after the writes, so a crash repeats the
-//! batch, and repeating it changes nothing.
+//! For every customer touched by a batch it folds the batch's events onto the stored snapshot
+//! (read for all of them with one `MGET`) — or, when the snapshot does not end right before the
+//! batch, the customer's whole history from the event store — and writes the JSON snapshot to
+//! `{prefix}customer::{id}` with a Lua script that only replaces an older version, all in one
+//! pipeline that ends with the checkpoint. A crash repeats the batch, and repeating it changes
+//! nothing.
 
 use std::collections::BTreeMap;
 
@@ -120,34 +122,73 @@ impl Projector for CustomerRedisProjector {
         let Some(last) = events.last() else {
             return Ok(());
         };
-        // Newest sequence per customer in this batch.
-        let mut touched: BTreeMap<&str, u64> = BTreeMap::new();
+        // The batch's events per customer, in order.
+        let mut touched: BTreeMap<&str, Vec<StoredEvent>> = BTreeMap::new();
         for event in events.iter().filter(|e| e.aggregate_type == AGGREGATE_TYPE) {
-            touched.insert(&event.aggregate_id, event.sequence);
+            touched
+                .entry(&event.aggregate_id)
+                .or_default()
+                .push(event.clone());
         }
         let mut redis = self.redis.clone();
-        let script = redis::Script::new(SET_IF_NEWER);
-        for (id, sequence) in touched {
-            let history = self
-                .log
-                .aggregate_events(AGGREGATE_TYPE, id, Some(sequence))
-                .await?;
-            let Some(view) = CustomerView::fold(&history)? else {
+        let keys: Vec<String> = touched
+            .keys()
+            .map(|id| format!("{}customer::{id}", self.prefix))
+            .collect();
+        let cached: Vec<Option<String>> = if keys.is_empty() {
+            Vec::new()
+        } else {
+            redis::cmd("MGET")
+                .arg(&keys)
+                .query_async(&mut redis)
+                .await?
+        };
+        let mut writes = redis::pipe();
+        for ((id, batch), (key, cached)) in touched.iter().zip(keys.iter().zip(cached)) {
+            let cached: Option<CustomerView> =
+                cached.and_then(|json| serde_json::from_str(&json).ok());
+            let first = batch[0].sequence;
+            let newest = batch[batch.len() - 1].sequence;
+            if cached.as_ref().is_some_and(|view| view.version >= newest) {
+                continue; // applied already
+            }
+            // Fold the batch onto the snapshot when it ends right before the batch; else (a
+            // snapshot lost or older) fold the customer's whole history from the event store.
+            let view = match cached {
+                Some(view) if view.version + 1 == first => {
+                    CustomerView::fold_onto(Some(view), batch)?
+                }
+                None if first == 1 => CustomerView::fold_onto(None, batch)?,
+                _ => {
+                    let history = self
+                        .log
+                        .aggregate_events(AGGREGATE_TYPE, id, Some(newest))
+                        .await?;
+                    CustomerView::fold(&history)?
+                }
+            };
+            let Some(view) = view else {
                 continue;
             };
             let json = serde_json::to_string(&view).map_err(|e| ProjectionError::OutOfStep {
                 reason: format!("customer {id} does not serialise: {e}"),
             })?;
-            let _: i64 = script
-                .key(customer_key(&self.prefix, view.id))
+            writes
+                .cmd("EVAL")
+                .arg(SET_IF_NEWER)
+                .arg(1)
+                .arg(key)
                 .arg(json)
                 .arg(view.version)
-                .invoke_async(&mut redis)
-                .await?;
+                .ignore();
         }
-        let _: () = redis
-            .set(self.checkpoint_key(), last.log_position().to_string())
-            .await?;
+        // The same connection runs commands in order: the checkpoint moves after the writes.
+        writes
+            .cmd("SET")
+            .arg(self.checkpoint_key())
+            .arg(last.log_position().to_string())
+            .ignore();
+        let _: () = writes.query_async(&mut redis).await?;
         Ok(())
     }
 
