@@ -327,6 +327,8 @@ const HELD_BACK_POLL: Duration = Duration::from_millis(5);
 /// Lag is measured at most this often while events flow.
 const LAG_EVERY: Duration = Duration::from_secs(1);
 const LAG_CAP: u32 = 100_000;
+/// While halted, lag is measured this often.
+const HALTED_LAG_EVERY: Duration = Duration::from_secs(5);
 
 impl TailLoop {
     pub fn new(
@@ -547,9 +549,14 @@ impl TailLoop {
                         "halted: this event cannot be applied; fix the cause and restart"
                     );
                     self.set_state(TailState::Halted(fault));
+                    // Stay halted until shut down, keeping the lag current: it grows while
+                    // the log goes on.
+                    let checkpoint = self.status.read().expect("status lock").checkpoint;
                     while !*shutdown.borrow() {
-                        if shutdown.changed().await.is_err() {
-                            break;
+                        self.measure_lag(checkpoint, false).await;
+                        tokio::select! {
+                            changed = shutdown.changed() => if changed.is_err() { break },
+                            () = tokio::time::sleep(HALTED_LAG_EVERY) => {},
                         }
                     }
                 }
