@@ -123,14 +123,15 @@ impl GlobalLog {
         rows.iter().map(decode).collect()
     }
 
-    /// True when events after `after` have committed but are not settled yet (an older
-    /// transaction is still running): the reader should look again soon rather than wait for
-    /// the next append.
+    /// True when committed events follow `after`, settled or not. Asked after a read that
+    /// returned nothing: they wait behind a transaction still running, or committed (and
+    /// settled) since that read, so the reader should look again soon rather than wait for the
+    /// next append. (Checking only for unsettled ones would race with the horizon moving on
+    /// between the two statements.)
     pub async fn held_back(&self, after: LogPosition) -> Result<bool, StoreError> {
         let (tx, position) = after.as_i64();
         Ok(sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
-               AND tx_id >= pg_snapshot_xmin(pg_current_snapshot()))",
+            "SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2))",
         )
         .bind(tx)
         .bind(position)
