@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use serde_json::json;
+use shopcore_auth::TokenVerifier;
 use shopcore_event_store::{schema, store, EventStore};
+use shopcore_proto::{error_status, ErrorCode};
 use shopcore_telemetry::process::{ops_router, Readiness};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -37,11 +39,13 @@ pub struct CommandApp {
     listener: TcpListener,
     ops_listener: TcpListener,
     store: EventStore,
+    verifier: Arc<TokenVerifier>,
 }
 
 impl CommandApp {
     /// Connects to (and migrates) the event store and binds the gRPC and HTTP ports.
     pub async fn build(settings: &CommandSettings) -> anyhow::Result<Self> {
+        let verifier = Arc::new(settings.auth.verifier()?);
         let store = migrate(settings).await?;
         let listener = TcpListener::bind(settings.grpc_addr)
             .await
@@ -53,6 +57,7 @@ impl CommandApp {
             listener,
             ops_listener,
             store,
+            verifier,
         })
     }
 
@@ -111,9 +116,10 @@ impl CommandApp {
             .add_service(health)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
-            .add_service(CustomerCommandsServer::new(CustomerService::new(
-                self.store,
-            )))
+            .add_service(CustomerCommandsServer::with_interceptor(
+                CustomerService::new(self.store),
+                authenticate(self.verifier),
+            ))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
             .await
             .context("while serving gRPC");
@@ -122,5 +128,33 @@ impl CommandApp {
         served?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The gRPC interceptor of the command services: a valid bearer token, or `UNAUTHENTICATED`.
+/// The [`shopcore_auth::Principal`] goes into the request's extensions; each command then
+/// checks the access it needs and records the token's subject as its actor. (Health and
+/// reflection stay open.)
+#[allow(clippy::result_large_err)] // tonic's interceptor signature
+fn authenticate(
+    verifier: Arc<TokenVerifier>,
+) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    move |mut request: tonic::Request<()>| {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .map(|value| value.to_str().unwrap_or_default().to_owned());
+        match verifier.verify_header(header.as_deref()) {
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+                Ok(request)
+            }
+            Err(error) => Err(error_status(
+                ErrorCode::Unauthenticated,
+                error.to_string(),
+                None,
+                None,
+            )),
+        }
     }
 }

@@ -39,6 +39,9 @@ pub struct CommandSettings {
         default_value_t = 10000
     )]
     pub idle_in_transaction_timeout_ms: u64,
+    /// Bearer token verification (every command needs a token).
+    #[command(flatten)]
+    pub auth: shopcore_auth::AuthSettings,
 }
 
 impl CommandSettings {
@@ -67,6 +70,7 @@ impl std::fmt::Debug for CommandSettings {
                 "idle_in_transaction_timeout_ms",
                 &self.idle_in_transaction_timeout_ms,
             )
+            .field("auth", &self.auth)
             .finish()
     }
 }

@@ -2,11 +2,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::routing::{get, post};
 use axum::Router;
+use shopcore_auth::TokenVerifier;
 use shopcore_projections::customer::read_model::CustomerReadModel;
 use shopcore_projections::stores::{connect_event_log, connect_mysql_checked, connect_redis};
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
@@ -20,11 +22,13 @@ use crate::settings::GatewaySettings;
 pub struct GatewayApp {
     listener: TcpListener,
     state: AppState,
+    verifier: Arc<TokenVerifier>,
 }
 
 impl GatewayApp {
     /// Connects to the read-model stores (the command service lazily) and binds the HTTP port.
     pub async fn build(settings: &GatewaySettings) -> anyhow::Result<Self> {
+        let verifier = Arc::new(settings.auth.verifier()?);
         let channel = Endpoint::from_shared(settings.commands_url.clone())
             .context("while parsing COMMANDS_URL")?
             .connect_timeout(Duration::from_secs(2))
@@ -51,7 +55,11 @@ impl GatewayApp {
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("while binding {}", settings.http_addr))?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            verifier,
+        })
     }
 
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
@@ -64,22 +72,28 @@ impl GatewayApp {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(http_addr = %self.local_addr()?, "listening");
-        axum::serve(self.listener, router(self.state))
+        axum::serve(self.listener, router(self.state, self.verifier))
             .with_graceful_shutdown(shutdown)
             .await
             .context("while serving HTTP")
     }
 }
 
-/// Every route of the gateway.
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every route of the gateway. All but the operational ones need a bearer token.
+pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
+    let protected = Router::new()
         .route("/customers", post(customers::create_customer))
         .route(
             "/customers/{id}",
             get(customers::get_customer).put(customers::update_customer),
         )
         .route("/customers/{id}/segments", post(customers::assign_segments))
+        .route_layer(axum::middleware::from_fn_with_state(
+            verifier,
+            crate::auth::authenticate,
+        ));
+    Router::new()
+        .merge(protected)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -1,7 +1,11 @@
 //! The OpenAPI document, generated from the handlers. Served at `/openapi.json` and written to
 //! `docs/api/openapi.json` by `shopcore-gateway openapi`.
 
-use utoipa::OpenApi;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::Ref;
+use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
 use crate::routes::customers;
@@ -24,9 +28,70 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         customers::UpdateCustomer,
         customers::AssignSegments,
     )),
-    tags((name = "customers", description = "Customer profiles and segments"))
+    tags((name = "customers", description = "Customer profiles and segments")),
+    modifiers(&BearerTokens)
 )]
 pub struct ApiDoc;
+
+/// Every documented operation needs a bearer token: the security scheme, and the 401 and 403
+/// answers, are added to all of them here rather than repeated on each handler.
+struct BearerTokens;
+
+impl Modify for BearerTokens {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An OAuth2-style JWT whose `scope` claim lists the scopes of the README \
+                         (`view_customers`, `manage_customers`, …); `shopcore-gateway token` mints \
+                         one for development.",
+                    ))
+                    .build(),
+            ),
+        );
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for path in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut path.get,
+                &mut path.put,
+                &mut path.post,
+                &mut path.delete,
+                &mut path.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation.security = Some(vec![SecurityRequirement::new(
+                    "bearer",
+                    Vec::<String>::new(),
+                )]);
+                operation.responses.responses.insert(
+                    "401".to_owned(),
+                    problem("No valid bearer token (`WWW-Authenticate` says why)").into(),
+                );
+                operation.responses.responses.insert(
+                    "403".to_owned(),
+                    problem("The token lacks the scope this needs (`scope` names it)").into(),
+                );
+            }
+        }
+    }
+}
 
 /// The document as pretty JSON.
 pub fn openapi_json() -> String {

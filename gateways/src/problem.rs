@@ -29,8 +29,14 @@ pub struct Problem {
     /// For version conflicts: the aggregate's current version.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<u64>,
+    /// For 403: the scope that would allow the request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     #[serde(skip)]
     pub retry_after_seconds: Option<u64>,
+    /// For 401: the `WWW-Authenticate` challenge.
+    #[serde(skip)]
+    pub challenge: Option<&'static str>,
 }
 
 impl Problem {
@@ -43,6 +49,8 @@ impl Problem {
             ErrorCode::FailedPrecondition => "Precondition failed",
             ErrorCode::Unavailable => "Service unavailable",
             ErrorCode::Internal => "Internal error",
+            ErrorCode::Unauthenticated => "Unauthorized",
+            ErrorCode::PermissionDenied => "Forbidden",
         };
         let problem_type = match code {
             ErrorCode::InvalidArgument => "https://shopcore.dev/problems/invalid-argument",
@@ -52,6 +60,8 @@ impl Problem {
             ErrorCode::FailedPrecondition => "https://shopcore.dev/problems/failed-precondition",
             ErrorCode::Unavailable => "https://shopcore.dev/problems/unavailable",
             ErrorCode::Internal => "https://shopcore.dev/problems/internal",
+            ErrorCode::Unauthenticated => "https://shopcore.dev/problems/unauthenticated",
+            ErrorCode::PermissionDenied => "https://shopcore.dev/problems/permission-denied",
         };
         Self {
             problem_type,
@@ -60,7 +70,25 @@ impl Problem {
             detail: detail.into(),
             field: None,
             current_version: None,
+            scope: None,
             retry_after_seconds: None,
+            challenge: None,
+        }
+    }
+
+    /// 401: no valid bearer token.
+    pub fn unauthenticated(error: &shopcore_auth::AuthError) -> Self {
+        Self {
+            challenge: Some(error.challenge()),
+            ..Self::new(ErrorCode::Unauthenticated, error.to_string())
+        }
+    }
+
+    /// 403: the token does not allow the request; names the scope that would.
+    pub fn forbidden(denied: shopcore_auth::Denied) -> Self {
+        Self {
+            scope: Some(denied.scope.to_owned()),
+            ..Self::new(ErrorCode::PermissionDenied, denied.reason)
         }
     }
 
@@ -97,6 +125,9 @@ impl Problem {
         if code == ErrorCode::Unavailable {
             problem.retry_after_seconds = Some(1);
         }
+        if code == ErrorCode::Unauthenticated {
+            problem.challenge = Some(r#"Bearer realm="shopcore", error="invalid_token""#);
+        }
         problem
     }
 }
@@ -105,6 +136,7 @@ impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = self.retry_after_seconds;
+        let challenge = self.challenge;
         let mut response = (status, axum::Json(self)).into_response();
         let headers = response.headers_mut();
         headers.insert(
@@ -113,6 +145,12 @@ impl IntoResponse for Problem {
         );
         if let Some(seconds) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(challenge) = challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
         }
         response
     }

@@ -39,6 +39,9 @@ pub struct GatewaySettings {
     /// milliseconds.
     #[arg(long, env = "READ_YOUR_WRITES_TIMEOUT_MS", default_value_t = 5000)]
     pub read_your_writes_timeout_ms: u64,
+    /// Bearer token verification.
+    #[command(flatten)]
+    pub auth: shopcore_auth::AuthSettings,
 }
 
 impl std::fmt::Debug for GatewaySettings {
@@ -54,6 +57,7 @@ impl std::fmt::Debug for GatewaySettings {
                 "read_your_writes_timeout_ms",
                 &self.read_your_writes_timeout_ms,
             )
+            .field("auth", &self.auth)
             .finish()
     }
 }

@@ -18,10 +18,14 @@ pub enum ErrorCode {
     Unavailable,
     /// Anything else. Details are logged, never sent.
     Internal,
+    /// No valid bearer token.
+    Unauthenticated,
+    /// The token does not allow the request.
+    PermissionDenied,
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::InvalidArgument,
         Self::NotFound,
         Self::Conflict,
@@ -29,6 +33,8 @@ impl ErrorCode {
         Self::FailedPrecondition,
         Self::Unavailable,
         Self::Internal,
+        Self::Unauthenticated,
+        Self::PermissionDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +46,8 @@ impl ErrorCode {
             Self::FailedPrecondition => "failed-precondition",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
+            Self::Unauthenticated => "unauthenticated",
+            Self::PermissionDenied => "permission-denied",
         }
     }
 
@@ -56,6 +64,8 @@ impl ErrorCode {
             Self::FailedPrecondition => tonic::Code::FailedPrecondition,
             Self::Unavailable => tonic::Code::Unavailable,
             Self::Internal => tonic::Code::Internal,
+            Self::Unauthenticated => tonic::Code::Unauthenticated,
+            Self::PermissionDenied => tonic::Code::PermissionDenied,
         }
     }
 
@@ -66,6 +76,8 @@ impl ErrorCode {
             Self::Conflict | Self::VersionConflict | Self::FailedPrecondition => 409,
             Self::Unavailable => 503,
             Self::Internal => 500,
+            Self::Unauthenticated => 401,
+            Self::PermissionDenied => 403,
         }
     }
 
@@ -85,6 +97,8 @@ impl ErrorCode {
             tonic::Code::Aborted => Self::VersionConflict,
             tonic::Code::FailedPrecondition => Self::FailedPrecondition,
             tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => Self::Unavailable,
+            tonic::Code::Unauthenticated => Self::Unauthenticated,
+            tonic::Code::PermissionDenied => Self::PermissionDenied,
             _ => Self::Internal,
         };
         (code, detail)

@@ -33,7 +33,25 @@ use sqlx::migrate::MigrateDatabase;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-type Client = CustomerCommandsClient<tonic::transport::Channel>;
+/// Adds the benchmark's bearer token to every call.
+#[derive(Clone)]
+struct WithToken(tonic::metadata::MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for WithToken {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+type Client = CustomerCommandsClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, WithToken>,
+>;
 
 fn env_number(key: &str, default: u64) -> u64 {
     std::env::var(key)
@@ -105,8 +123,11 @@ async fn main() -> anyhow::Result<()> {
         std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let prefix = format!("bench:{suffix}:");
 
+    let secret = format!("bench-secret-{}", Uuid::new_v4().simple());
     let settings = CommandSettings::parse_from([
         "shopcore-commands",
+        "--auth-jwt-secret",
+        &secret,
         "--database-url",
         &database_url,
         "--grpc-addr",
@@ -116,6 +137,13 @@ async fn main() -> anyhow::Result<()> {
         "--database-max-connections",
         &(clients + 4).to_string(),
     ]);
+    let token = settings.auth.mint(
+        "bench",
+        &[shopcore_auth::scopes::MANAGE_CUSTOMERS],
+        None,
+        Duration::from_secs(3600),
+    )?;
+    let with_token = WithToken(format!("Bearer {token}").parse()?);
     let app = CommandApp::build(&settings).await?;
     let grpc = format!("http://{}", app.local_addr()?);
     let (stop_app, app_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -204,7 +232,8 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let command_tasks: Vec<_> = (0..clients)
         .map(|client| {
-            let mut grpc = Client::new(channel.clone());
+            let mut grpc =
+                CustomerCommandsClient::with_interceptor(channel.clone(), with_token.clone());
             let latest = latest.clone();
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
@@ -339,7 +368,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // 4. History: a customer with 10 events and one with 10 000.
-    let mut grpc = Client::new(channel.clone());
+    let mut grpc = CustomerCommandsClient::with_interceptor(channel.clone(), with_token.clone());
     let short = history(&mut grpc, &pool, 10).await?;
     let long = history(&mut grpc, &pool, 10_000).await?;
     let started = Instant::now();

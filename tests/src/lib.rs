@@ -119,9 +119,32 @@ async fn spawn_line(
     ))
 }
 
+/// An HS256 token for the e2e deployments (one hour).
+fn mint(
+    secret: &str,
+    subject: &str,
+    scopes: &[&str],
+    customer_id: Option<Uuid>,
+) -> anyhow::Result<String> {
+    Ok(shopcore_auth::token::mint_hs256(
+        secret.as_bytes(),
+        "shopcore",
+        "shopcore",
+        subject,
+        scopes,
+        customer_id,
+        Duration::from_secs(3600),
+    )?)
+}
+
 /// One isolated Shopcore deployment.
 pub struct TestApp {
+    /// An HTTP client that sends a token with every scope (`sub` = "e2e-admin").
     pub http: reqwest::Client,
+    /// The token of [`TestApp::http`], for gRPC calls.
+    pub admin_token: String,
+    /// The deployment's HS256 secret.
+    pub auth_secret: String,
     pub base_url: String,
     pub grpc_addr: String,
     pub pg: sqlx::PgPool,
@@ -167,7 +190,9 @@ impl TestApp {
         );
         let redis_url = env_or("TEST_REDIS_URL", "redis://127.0.0.1:6379");
         let redis_prefix = format!("e2e:{suffix}:");
+        let auth_secret = format!("e2e-secret-{}", Uuid::new_v4().simple());
         let common = vec![
+            ("AUTH_JWT_SECRET", auth_secret.clone()),
             ("DATABASE_URL", database_url.clone()),
             ("MYSQL_URL", mysql_url.clone()),
             ("REDIS_URL", redis_url.clone()),
@@ -197,8 +222,19 @@ impl TestApp {
         let redis = redis::Client::open(redis_url)?
             .get_multiplexed_async_connection()
             .await?;
+        let every_scope: Vec<&str> = shopcore_auth::scopes::ALL.iter().map(|(s, _)| *s).collect();
+        let admin_token = mint(&auth_secret, "e2e-admin", &every_scope, None)?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {admin_token}").parse()?,
+        );
         Ok(Self {
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()?,
+            admin_token,
+            auth_secret,
             base_url: format!("http://{http_addr}"),
             grpc_addr,
             pg,
@@ -242,6 +278,25 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// A token of this deployment with `scopes`, optionally bound to a customer.
+    pub fn token(
+        &self,
+        subject: &str,
+        scopes: &[&str],
+        customer_id: Option<Uuid>,
+    ) -> anyhow::Result<String> {
+        mint(&self.auth_secret, subject, scopes, customer_id)
+    }
+
+    /// A gRPC request carrying the admin token.
+    pub fn grpc<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        if let Ok(value) = format!("Bearer {}", self.admin_token).parse() {
+            request.metadata_mut().insert("authorization", value);
+        }
+        request
     }
 
     /// Kills one of the deployment's processes (`shopcore-projections`, say), as a crash would.

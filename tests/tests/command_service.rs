@@ -108,7 +108,7 @@ async fn the_command_service_serves_metrics_health_and_plain_errors() -> anyhow:
         .connect()
         .await?;
     let status = CustomerCommandsClient::new(channel)
-        .update_profile(pb::UpdateProfileRequest {
+        .update_profile(app.grpc(pb::UpdateProfileRequest {
             customer_id: id,
             first_name: Some("Late".into()),
             options: Some(shopcore_proto::common::v1::CommandOptions {
@@ -116,7 +116,7 @@ async fn the_command_service_serves_metrics_health_and_plain_errors() -> anyhow:
                 idempotency_key: String::new(),
             }),
             ..Default::default()
-        })
+        }))
         .await
         .expect_err("version 7 is not the customer's");
     assert_eq!(status.code(), tonic::Code::Aborted);

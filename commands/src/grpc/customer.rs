@@ -19,9 +19,12 @@ use shopcore_proto::customer::v1 as pb;
 use shopcore_proto::customer::v1::customer_commands_server::CustomerCommands;
 
 use super::metrics::record_command;
-use super::{command_context, command_result, command_status, invalid, parse_uuid};
+use super::{
+    command_context, command_result, command_status, denied, invalid, parse_uuid, principal,
+};
 use crate::claims::CUSTOMER_EMAIL;
 use crate::pipeline::{CommandOutcome, CommandPipeline};
+use shopcore_auth::Access;
 
 /// Snapshots of customers: every 100 events, valid for this state layout and event schema.
 pub fn customer_snapshots() -> SnapshotPolicy {
@@ -63,17 +66,21 @@ impl CustomerService {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         &self,
         command_type: &'static str,
-        metadata: &tonic::metadata::MetadataMap,
+        access: Access,
+        (metadata, extensions): (&tonic::metadata::MetadataMap, &tonic::Extensions),
         customer_id: &str,
         options: Option<&CommandOptions>,
         command: impl FnOnce(Uuid) -> Result<CustomerCommand, Status>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
         let started = Instant::now();
+        let caller = principal(extensions)?;
         let id = parse_uuid(customer_id, "customerId")?;
-        let context = command_context(command_type, metadata, options)?;
+        caller.customer(Some(id), access).map_err(denied)?;
+        let context = command_context(command_type, caller, metadata, options)?;
         let command = command(id)?;
         let result = self
             .pipeline
@@ -137,11 +144,12 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::RegisterCustomerRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, _, request) = request.into_parts();
+        let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
             "customer.register",
-            &metadata,
+            Access::Write,
+            (&metadata, &extensions),
             &request.customer_id,
             options.as_ref(),
             |customer_id| {
@@ -161,11 +169,12 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::UpdateProfileRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, _, request) = request.into_parts();
+        let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
             "customer.update_profile",
-            &metadata,
+            Access::Write,
+            (&metadata, &extensions),
             &request.customer_id,
             options.as_ref(),
             |_| {
@@ -184,11 +193,12 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::AddAddressRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, _, request) = request.into_parts();
+        let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
             "customer.add_address",
-            &metadata,
+            Access::Write,
+            (&metadata, &extensions),
             &request.customer_id,
             options.as_ref(),
             |_| {
@@ -205,11 +215,12 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::UpdateAddressRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, _, request) = request.into_parts();
+        let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
             "customer.update_address",
-            &metadata,
+            Access::Write,
+            (&metadata, &extensions),
             &request.customer_id,
             options.as_ref(),
             |_| {
@@ -226,11 +237,12 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::RemoveAddressRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, _, request) = request.into_parts();
+        let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
             "customer.remove_address",
-            &metadata,
+            Access::Write,
+            (&metadata, &extensions),
             &request.customer_id,
             options.as_ref(),
             |_| {
@@ -246,11 +258,12 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::AssignSegmentsRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, _, request) = request.into_parts();
+        let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
         self.run(
             "customer.assign_segments",
-            &metadata,
+            Access::Segments,
+            (&metadata, &extensions),
             &request.customer_id,
             options.as_ref(),
             |_| {

@@ -3,6 +3,7 @@
 pub mod customer;
 pub mod metrics;
 
+use shopcore_auth::{Denied, Principal};
 use tonic::metadata::MetadataMap;
 use uuid::Uuid;
 
@@ -16,14 +17,15 @@ use crate::pipeline::CommandOutcome;
 /// gRPC metadata keys the command service reads.
 pub const CORRELATION_ID: &str = "x-correlation-id";
 pub const CAUSATION_ID: &str = "x-causation-id";
-pub const ACTOR: &str = "x-actor";
 pub const TRACEPARENT: &str = "traceparent";
 
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
 
-/// Builds the command context from the request metadata and the command's options.
+/// Builds the command context from the caller's token, the request metadata and the command's
+/// options. The actor is the token's subject, never a client-supplied header.
 pub fn command_context(
     command_type: &'static str,
+    principal: &Principal,
     metadata: &MetadataMap,
     options: Option<&CommandOptions>,
 ) -> Result<CommandContext, tonic::Status> {
@@ -41,9 +43,7 @@ pub fn command_context(
     );
     context.causation_id = text(CAUSATION_ID);
     context.traceparent = text(TRACEPARENT).or_else(shopcore_telemetry::traceparent);
-    if let Some(actor) = text(ACTOR) {
-        context.actor = actor;
-    }
+    context.actor = principal.subject.clone();
     if let Some(options) = options {
         context.expected_version = options.expected_version;
         let key = options.idempotency_key.trim();
@@ -112,4 +112,26 @@ pub fn command_status(error: CommandError) -> tonic::Status {
         }
     };
     error_status(code, message, error.field(), current_version)
+}
+
+/// The status of a request the caller's token does not allow.
+pub fn denied(denied: Denied) -> tonic::Status {
+    error_status(
+        ErrorCode::PermissionDenied,
+        format!("{} (needs {})", denied.reason, denied.scope),
+        None,
+        None,
+    )
+}
+
+/// The caller, as the authentication interceptor left it in the request's extensions.
+pub fn principal(extensions: &tonic::Extensions) -> Result<&Principal, tonic::Status> {
+    extensions.get::<Principal>().ok_or_else(|| {
+        error_status(
+            ErrorCode::Unauthenticated,
+            "a bearer token is required",
+            None,
+            None,
+        )
+    })
 }

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use prometheus::{Histogram, HistogramOpts, IntCounterVec, Opts};
 use serde::Deserialize;
+use shopcore_auth::{Access, Principal};
 use shopcore_event_store::LogPosition;
 use shopcore_projections::customer::read_model::ReadError;
 use shopcore_projections::customer::{AddressView, CustomerView};
@@ -19,6 +20,7 @@ use shopcore_proto::ErrorCode;
 use uuid::Uuid;
 
 use super::{min_position, AppState, POSITION_HEADER};
+use crate::auth::BearerToken;
 use crate::correlation::{CorrelationId, CORRELATION_HEADER};
 use crate::problem::{ApiJson, ApiPath, Problem};
 
@@ -108,9 +110,16 @@ fn command_options(headers: &HeaderMap) -> Result<CommandOptions, Problem> {
     })
 }
 
-/// A gRPC request carrying the correlation id and trace context.
-fn grpc_request<T>(message: T, correlation: &CorrelationId) -> tonic::Request<T> {
+/// A gRPC request carrying the caller's token, the correlation id and trace context.
+fn grpc_request<T>(
+    message: T,
+    correlation: &CorrelationId,
+    token: &BearerToken,
+) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
+    if let Ok(value) = token.0.parse() {
+        request.metadata_mut().insert("authorization", value);
+    }
     if let Ok(value) = correlation.0.parse() {
         request.metadata_mut().insert(CORRELATION_HEADER, value);
     }
@@ -228,10 +237,15 @@ async fn read(
 pub async fn create_customer(
     State(state): State<AppState>,
     Extension(correlation): Extension<CorrelationId>,
+    Extension(principal): Extension<Principal>,
+    Extension(token): Extension<BearerToken>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateCustomer>,
 ) -> Result<Response, Problem> {
-    let result = create(&state, &correlation, &headers, body).await;
+    let result = match principal.customer(None, Access::Write) {
+        Ok(()) => create(&state, &correlation, &token, &headers, body).await,
+        Err(denied) => Err(Problem::forbidden(denied)),
+    };
     let outcome = result
         .as_ref()
         .map_or_else(|p| p.status.to_string(), |_| "created".to_owned());
@@ -242,6 +256,7 @@ pub async fn create_customer(
 async fn create(
     state: &AppState,
     correlation: &CorrelationId,
+    token: &BearerToken,
     headers: &HeaderMap,
     body: CreateCustomer,
 ) -> Result<Response, Problem> {
@@ -262,7 +277,7 @@ async fn create(
     let result = state
         .customers
         .clone()
-        .register_customer(grpc_request(request, correlation))
+        .register_customer(grpc_request(request, correlation, token))
         .await
         .map_err(|status| Problem::from_status(&status))?
         .into_inner();
@@ -285,9 +300,13 @@ async fn create(
 )]
 pub async fn get_customer(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
+    principal
+        .customer(Some(id), Access::Read)
+        .map_err(Problem::forbidden)?;
     let min_position = min_position(&state, &headers).await?;
     let customer = read(&state, id, min_position).await?;
     let mut response = axum::Json(&customer).into_response();
@@ -319,10 +338,15 @@ pub async fn get_customer(
 pub async fn update_customer(
     State(state): State<AppState>,
     Extension(correlation): Extension<CorrelationId>,
+    Extension(principal): Extension<Principal>,
+    Extension(token): Extension<BearerToken>,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<UpdateCustomer>,
 ) -> Result<Response, Problem> {
+    principal
+        .customer(Some(id), Access::Write)
+        .map_err(Problem::forbidden)?;
     let started = Instant::now();
     let request = pb::UpdateProfileRequest {
         customer_id: id.to_string(),
@@ -335,7 +359,7 @@ pub async fn update_customer(
     let result = state
         .customers
         .clone()
-        .update_profile(grpc_request(request, &correlation))
+        .update_profile(grpc_request(request, &correlation, &token))
         .await
         .map_err(|status| Problem::from_status(&status))?
         .into_inner();
@@ -362,10 +386,15 @@ pub async fn update_customer(
 pub async fn assign_segments(
     State(state): State<AppState>,
     Extension(correlation): Extension<CorrelationId>,
+    Extension(principal): Extension<Principal>,
+    Extension(token): Extension<BearerToken>,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<AssignSegments>,
 ) -> Result<Response, Problem> {
+    principal
+        .customer(Some(id), Access::Segments)
+        .map_err(Problem::forbidden)?;
     let started = Instant::now();
     let request = pb::AssignSegmentsRequest {
         customer_id: id.to_string(),
@@ -375,7 +404,7 @@ pub async fn assign_segments(
     let result = state
         .customers
         .clone()
-        .assign_segments(grpc_request(request, &correlation))
+        .assign_segments(grpc_request(request, &correlation, &token))
         .await
         .map_err(|status| Problem::from_status(&status))?
         .into_inner();
