@@ -103,6 +103,7 @@ impl CommandApp {
             })
         }));
         tracing::info!(grpc_addr = %addr, metrics_addr = %self.metrics_addr()?, "listening");
+        let purge = tokio::spawn(purge_idempotency_keys(self.store.clone()));
         let (stop_ops, ops_stopped) = tokio::sync::oneshot::channel::<()>();
         let ops_listener = self.ops_listener;
         let ops = tokio::spawn(async move {
@@ -125,6 +126,7 @@ impl CommandApp {
             .context("while serving gRPC");
         let _ = stop_ops.send(());
         let _ = ops.await;
+        purge.abort();
         served?;
         tracing::info!("stopped");
         Ok(())
@@ -155,6 +157,20 @@ fn authenticate(
                 None,
                 None,
             )),
+        }
+    }
+}
+
+/// Purges expired idempotency keys every ten minutes (several instances may: the delete is
+/// idempotent).
+async fn purge_idempotency_keys(store: EventStore) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match store.purge_idempotency_keys().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "expired idempotency keys purged"),
+            Err(error) => tracing::warn!(%error, "idempotency keys not purged; next try in 10 min"),
         }
     }
 }

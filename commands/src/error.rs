@@ -35,12 +35,12 @@ pub enum CommandError {
     /// A value that must be unique is claimed by another aggregate.
     #[error("{field}: value is already in use (unique within {scope})")]
     UniqueViolation { scope: String, field: &'static str },
-    /// The idempotency key was first used for another command or aggregate.
-    #[error("idempotencyKey: key was already used for {command_type} on {aggregate_id}")]
-    IdempotencyKeyReused {
-        command_type: String,
-        aggregate_id: String,
-    },
+    /// The idempotency key was first used with another request.
+    #[error("idempotencyKey: the key was already used with a different request; use a new key for a new request")]
+    IdempotencyKeyMismatch,
+    /// The first request with this idempotency key is still running.
+    #[error("idempotencyKey: a request with this key is still being processed; retry shortly")]
+    IdempotencyKeyInUse,
     /// An event the command would write is larger than the store accepts.
     #[error("the change is too large to store ({bytes} bytes, at most {limit})")]
     TooLarge { bytes: usize, limit: usize },
@@ -71,9 +71,6 @@ impl From<AppendError> for CommandError {
             },
             AppendError::UniqueViolation { scope, field } => Self::UniqueViolation { scope, field },
             AppendError::EventTooLarge { bytes, limit, .. } => Self::TooLarge { bytes, limit },
-            AppendError::IdempotencyRace => Self::Store(StoreError::Corrupt(
-                "idempotency race left unresolved".to_owned(),
-            )),
             AppendError::Store(error) => Self::Store(error),
         }
     }
@@ -99,7 +96,9 @@ impl CommandError {
             },
             Self::VersionConflict { .. } => ErrorCode::VersionConflict,
             Self::UniqueViolation { .. } => ErrorCode::Conflict,
-            Self::IdempotencyKeyReused { .. } | Self::TooLarge { .. } => ErrorCode::InvalidArgument,
+            Self::IdempotencyKeyMismatch => ErrorCode::Unprocessable,
+            Self::IdempotencyKeyInUse => ErrorCode::Unavailable,
+            Self::TooLarge { .. } => ErrorCode::InvalidArgument,
             Self::Store(error) if error.is_transient() => ErrorCode::Unavailable,
             Self::Store(_) => ErrorCode::Internal,
         }
@@ -109,7 +108,7 @@ impl CommandError {
         match self {
             Self::Rejected { field, .. } => *field,
             Self::UniqueViolation { field, .. } => Some(field),
-            Self::IdempotencyKeyReused { .. } => Some("idempotencyKey"),
+            Self::IdempotencyKeyMismatch | Self::IdempotencyKeyInUse => Some("idempotencyKey"),
             Self::VersionConflict { .. } => Some("expectedVersion"),
             Self::TooLarge { .. } | Self::Store(_) => None,
         }

@@ -21,8 +21,12 @@ pub struct CommandContext {
     pub actor: String,
     /// Optimistic concurrency: the version the client expects the aggregate to have.
     pub expected_version: Option<u64>,
-    /// A retried command with the same key returns the first result and writes nothing.
+    /// A retried command with the same key returns the first result and writes nothing. The
+    /// key belongs to the actor and the command type.
     pub idempotency_key: Option<String>,
+    /// SHA-256 of the request as the edge received it (the gRPC message without its options);
+    /// `None`: the pipeline fingerprints the domain command.
+    pub request_fingerprint: Option<Vec<u8>>,
 }
 
 impl CommandContext {
@@ -36,6 +40,7 @@ impl CommandContext {
             actor: "anonymous".to_owned(),
             expected_version: None,
             idempotency_key: None,
+            request_fingerprint: None,
         }
     }
 

@@ -2,14 +2,18 @@
 //!
 //! [`CommandPipeline::execute`] loads the aggregate (from its snapshot and later events),
 //! checks the expected version, lets the aggregate decide, and appends the resulting events with
-//! their metadata, unique claims and idempotency record in one transaction. A retried command
-//! with the same idempotency key returns the first result and writes nothing. After an append
+//! their metadata, unique claims and idempotency record in one transaction. An idempotency key
+//! (the caller's, for this command type) is claimed before the command runs: the same request
+//! again returns the first result and writes nothing, another request with it is refused, a
+//! duplicate that arrives meanwhile waits for the first (see `shopcore_event_store::idempotency`). After an append
 //! that crosses a snapshot boundary the new state is saved as the aggregate's snapshot.
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use shopcore_event_store::snapshot::{self, SnapshotPolicy};
-use shopcore_event_store::{AppendError, AppendRequest, EventStore, LogPosition};
+use shopcore_event_store::{
+    AppendError, AppendRequest, Claim, EventStore, IdempotencyKey, LogPosition,
+};
 use tracing::Instrument as _;
 
 use crate::claims::UniqueClaims;
@@ -19,6 +23,8 @@ use crate::metadata::CommandContext;
 /// What a successful command did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandOutcome<A> {
+    /// The aggregate the command went to (for a replay: the one the first request created).
+    pub aggregate_id: String,
     pub version: u64,
     /// Log position of the command's last event (of the aggregate's latest event when the
     /// command changed nothing).
@@ -41,6 +47,7 @@ impl<A> CommandPipeline<A>
 where
     A: Aggregate + UniqueClaims + Clone,
     A::Error: DomainRejection,
+    A::Command: std::fmt::Debug,
 {
     pub fn new(store: EventStore, services: A::Services, snapshots: SnapshotPolicy) -> Self {
         Self {
@@ -75,9 +82,62 @@ where
         command: A::Command,
         context: &CommandContext,
     ) -> Result<CommandOutcome<A>, CommandError> {
-        if let Some(outcome) = self.replay(aggregate_id, context).await? {
-            return Ok(outcome);
+        let Some(key) = &context.idempotency_key else {
+            return self
+                .decide_and_append(aggregate_id, command, context, None)
+                .await;
+        };
+        let key = IdempotencyKey {
+            caller: context.actor.clone(),
+            command_type: context.command_type.to_owned(),
+            key: key.clone(),
+            fingerprint: context
+                .request_fingerprint
+                .clone()
+                .unwrap_or_else(|| fingerprint_of(&command)),
+        };
+        match self.store.claim_idempotency_key(&key).await? {
+            Claim::Claimed => {}
+            Claim::Mismatch => return Err(CommandError::IdempotencyKeyMismatch),
+            Claim::StillRunning => return Err(CommandError::IdempotencyKeyInUse),
+            Claim::Replay(stored) => {
+                tracing::info!(
+                    version = stored.appended.version,
+                    "idempotent replay of an earlier command"
+                );
+                let current = self
+                    .store
+                    .load::<A>(&self.snapshots, &stored.aggregate_id)
+                    .await?;
+                return Ok(CommandOutcome {
+                    aggregate_id: stored.aggregate_id,
+                    version: current.version,
+                    position: stored.appended.position,
+                    events_written: 0,
+                    replayed: true,
+                    state: current.aggregate,
+                });
+            }
         }
+        let outcome = self
+            .decide_and_append(aggregate_id, command, context, Some(&key))
+            .await;
+        // A command that wrote nothing leaves no record: a retry runs again.
+        if !matches!(&outcome, Ok(done) if done.events_written > 0) {
+            if let Err(error) = self.store.release_idempotency_key(&key).await {
+                tracing::warn!(%error, "idempotency key not released; it is taken over after 30 s");
+            }
+        }
+        outcome
+    }
+
+    async fn decide_and_append(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<CommandOutcome<A>, CommandError> {
         let loaded = self.store.load::<A>(&self.snapshots, aggregate_id).await?;
         if let Some(expected) = context.expected_version {
             if expected != loaded.version {
@@ -98,6 +158,7 @@ where
         if events.is_empty() {
             tracing::info!(version = loaded.version, "command changed nothing");
             return Ok(CommandOutcome {
+                aggregate_id: aggregate_id.to_owned(),
                 version: loaded.version,
                 position: self.store.latest_position(A::TYPE, aggregate_id).await?,
                 events_written: 0,
@@ -112,8 +173,7 @@ where
             claims: A::unique_claims(&before, &events),
             events,
             metadata,
-            idempotency_key: context.idempotency_key.as_deref(),
-            command_type: context.command_type,
+            idempotency,
         };
         match self.store.append(request).await {
             Ok(appended) => {
@@ -139,6 +199,7 @@ where
                     }
                 }
                 Ok(CommandOutcome {
+                    aggregate_id: aggregate_id.to_owned(),
                     version: appended.version,
                     position: appended.position,
                     events_written: appended.events_written,
@@ -150,47 +211,13 @@ where
                 expected: context.expected_version,
                 current: self.store.current_version(A::TYPE, aggregate_id).await?,
             }),
-            // A concurrent retry with the same key committed first: answer with its result.
-            Err(AppendError::IdempotencyRace) => self
-                .replay(aggregate_id, context)
-                .await?
-                .ok_or_else(|| AppendError::IdempotencyRace.into()),
             Err(error) => Err(error.into()),
         }
     }
+}
 
-    /// The stored result for the command's idempotency key, if it was seen before.
-    async fn replay(
-        &self,
-        aggregate_id: &str,
-        context: &CommandContext,
-    ) -> Result<Option<CommandOutcome<A>>, CommandError> {
-        let Some(key) = &context.idempotency_key else {
-            return Ok(None);
-        };
-        let Some(stored) = self.store.idempotent_result(key).await? else {
-            return Ok(None);
-        };
-        if stored.aggregate_type != A::TYPE
-            || stored.aggregate_id != aggregate_id
-            || stored.command_type != context.command_type
-        {
-            return Err(CommandError::IdempotencyKeyReused {
-                command_type: stored.command_type,
-                aggregate_id: stored.aggregate_id,
-            });
-        }
-        tracing::info!(
-            version = stored.appended.version,
-            "idempotent replay of an earlier command"
-        );
-        let current = self.store.load::<A>(&self.snapshots, aggregate_id).await?;
-        Ok(Some(CommandOutcome {
-            version: stored.appended.version,
-            position: stored.appended.position,
-            events_written: 0,
-            replayed: true,
-            state: current.aggregate,
-        }))
-    }
+/// SHA-256 of a domain command, for callers inside the process (seeding) that send no request.
+fn fingerprint_of<C: std::fmt::Debug>(command: &C) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(format!("{command:?}")).to_vec()
 }

@@ -39,6 +39,9 @@ pub struct CommandSettings {
         default_value_t = 10000
     )]
     pub idle_in_transaction_timeout_ms: u64,
+    /// How long idempotency keys are remembered, in hours (then purged).
+    #[arg(long, env = "IDEMPOTENCY_RETENTION_HOURS", default_value_t = 24)]
+    pub idempotency_retention_hours: u64,
     /// Bearer token verification (every command needs a token).
     #[command(flatten)]
     pub auth: shopcore_auth::AuthSettings,
@@ -52,6 +55,7 @@ impl CommandSettings {
             statement_timeout: Duration::from_millis(self.statement_timeout_ms),
             lock_timeout: Duration::from_millis(self.lock_timeout_ms),
             idle_in_transaction_timeout: Duration::from_millis(self.idle_in_transaction_timeout_ms),
+            idempotency_retention: Duration::from_secs(self.idempotency_retention_hours * 3600),
             ..StoreOptions::default()
         }
     }
@@ -69,6 +73,10 @@ impl std::fmt::Debug for CommandSettings {
             .field(
                 "idle_in_transaction_timeout_ms",
                 &self.idle_in_transaction_timeout_ms,
+            )
+            .field(
+                "idempotency_retention_hours",
+                &self.idempotency_retention_hours,
             )
             .field("auth", &self.auth)
             .finish()

@@ -51,6 +51,7 @@ impl Problem {
             ErrorCode::Internal => "Internal error",
             ErrorCode::Unauthenticated => "Unauthorized",
             ErrorCode::PermissionDenied => "Forbidden",
+            ErrorCode::Unprocessable => "Unprocessable request",
         };
         let problem_type = match code {
             ErrorCode::InvalidArgument => "https://shopcore.dev/problems/invalid-argument",
@@ -62,6 +63,7 @@ impl Problem {
             ErrorCode::Internal => "https://shopcore.dev/problems/internal",
             ErrorCode::Unauthenticated => "https://shopcore.dev/problems/unauthenticated",
             ErrorCode::PermissionDenied => "https://shopcore.dev/problems/permission-denied",
+            ErrorCode::Unprocessable => "https://shopcore.dev/problems/unprocessable",
         };
         Self {
             problem_type,

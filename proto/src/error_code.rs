@@ -22,10 +22,12 @@ pub enum ErrorCode {
     Unauthenticated,
     /// The token does not allow the request.
     PermissionDenied,
+    /// Well-formed, but refused as it stands: an idempotency key reused with another request.
+    Unprocessable,
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::InvalidArgument,
         Self::NotFound,
         Self::Conflict,
@@ -35,6 +37,7 @@ impl ErrorCode {
         Self::Internal,
         Self::Unauthenticated,
         Self::PermissionDenied,
+        Self::Unprocessable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -48,6 +51,7 @@ impl ErrorCode {
             Self::Internal => "internal",
             Self::Unauthenticated => "unauthenticated",
             Self::PermissionDenied => "permission-denied",
+            Self::Unprocessable => "unprocessable",
         }
     }
 
@@ -66,6 +70,7 @@ impl ErrorCode {
             Self::Internal => tonic::Code::Internal,
             Self::Unauthenticated => tonic::Code::Unauthenticated,
             Self::PermissionDenied => tonic::Code::PermissionDenied,
+            Self::Unprocessable => tonic::Code::InvalidArgument,
         }
     }
 
@@ -78,6 +83,7 @@ impl ErrorCode {
             Self::Internal => 500,
             Self::Unauthenticated => 401,
             Self::PermissionDenied => 403,
+            Self::Unprocessable => 422,
         }
     }
 

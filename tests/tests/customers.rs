@@ -301,29 +301,6 @@ async fn bad_requests_get_problems_and_write_nothing() -> anyhow::Result<()> {
     app.cleanup().await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retried_create_with_the_same_idempotency_key_writes_once() -> anyhow::Result<()> {
-    let app = TestApp::spawn().await?;
-    let send = || {
-        app.http
-            .post(app.url("/customers"))
-            .header("idempotency-key", "checkout-42-signup")
-            .json(&json!({"email": "retry@example.com", "firstName": "Re", "lastName": "Try"}))
-            .send()
-    };
-    let first = send().await?;
-    assert_eq!(first.status(), StatusCode::CREATED);
-    let first_position = position(&first);
-    let first: Value = first.json().await?;
-    let second = send().await?;
-    assert_eq!(second.status(), StatusCode::CREATED);
-    assert_eq!(position(&second), first_position);
-    let second: Value = second.json().await?;
-    assert_eq!(first["id"], second["id"]);
-    assert_eq!(app.event_count().await?, 1);
-    app.cleanup().await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_clients_create_a_hundred_customers_each() -> anyhow::Result<()> {
     const CLIENTS: usize = 8;

@@ -24,6 +24,9 @@ enum Command {
     Serve,
     /// Create the event store database when missing and run its migrations, then exit.
     Migrate,
+    /// Delete idempotency keys older than IDEMPOTENCY_RETENTION_HOURS (the service also does
+    /// it every ten minutes).
+    PurgeIdempotencyKeys,
     /// Write seed data through the command pipeline (idempotent: run it twice, get it once).
     Seed {
         /// Customers to register (every tenth is VIP).
@@ -63,6 +66,18 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "event store migrated to {}",
                 shopcore_event_store::schema::expected_version()
+            );
+            Ok(())
+        }
+        Command::PurgeIdempotencyKeys => {
+            let store =
+                EventStore::connect(&cli.settings.database_url, &cli.settings.store_options())
+                    .await?;
+            schema::check(store.pool(), Duration::from_secs(30)).await?;
+            let purged = store.purge_idempotency_keys().await?;
+            println!(
+                "purged {purged} idempotency keys older than {} h",
+                cli.settings.idempotency_retention_hours
             );
             Ok(())
         }

@@ -20,7 +20,8 @@ use shopcore_proto::customer::v1::customer_commands_server::CustomerCommands;
 
 use super::metrics::record_command;
 use super::{
-    command_context, command_result, command_status, denied, invalid, parse_uuid, principal,
+    command_context, command_result, command_status, denied, fingerprint, invalid, parse_uuid,
+    principal,
 };
 use crate::claims::CUSTOMER_EMAIL;
 use crate::pipeline::{CommandOutcome, CommandPipeline};
@@ -73,23 +74,30 @@ impl CustomerService {
         access: Access,
         (metadata, extensions): (&tonic::metadata::MetadataMap, &tonic::Extensions),
         customer_id: &str,
-        options: Option<&CommandOptions>,
+        (options, request_fingerprint): (Option<&CommandOptions>, Vec<u8>),
         command: impl FnOnce(Uuid) -> Result<CustomerCommand, Status>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
         let started = Instant::now();
         let caller = principal(extensions)?;
-        let id = parse_uuid(customer_id, "customerId")?;
+        // Registration may leave the id to the service: a new v7 UUID, never derived from the
+        // idempotency key (a retry finds the first id through the key's record).
+        let id = if command_type == "customer.register" && customer_id.trim().is_empty() {
+            Uuid::now_v7()
+        } else {
+            parse_uuid(customer_id, "customerId")?
+        };
         caller.customer(Some(id), access).map_err(denied)?;
-        let context = command_context(command_type, caller, metadata, options)?;
+        let context =
+            command_context(command_type, caller, metadata, options, request_fingerprint)?;
         let command = command(id)?;
         let result = self
             .pipeline
             .execute(&id.to_string(), command, &context)
             .await;
         record_command(command_type, result.as_ref().err(), started.elapsed());
-        result
-            .map(|outcome| Response::new(customer_result(id, &outcome)))
-            .map_err(command_status)
+        let outcome = result.map_err(command_status)?;
+        let id = Uuid::parse_str(&outcome.aggregate_id).unwrap_or(id);
+        Ok(Response::new(customer_result(id, &outcome)))
     }
 }
 
@@ -146,12 +154,17 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
+        let request_fingerprint = fingerprint(&{
+            let mut message = request.clone();
+            message.options = None;
+            message
+        });
         self.run(
             "customer.register",
             Access::Write,
             (&metadata, &extensions),
             &request.customer_id,
-            options.as_ref(),
+            (options.as_ref(), request_fingerprint),
             |customer_id| {
                 Ok(CustomerCommand::Register {
                     customer_id,
@@ -171,12 +184,17 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
+        let request_fingerprint = fingerprint(&{
+            let mut message = request.clone();
+            message.options = None;
+            message
+        });
         self.run(
             "customer.update_profile",
             Access::Write,
             (&metadata, &extensions),
             &request.customer_id,
-            options.as_ref(),
+            (options.as_ref(), request_fingerprint),
             |_| {
                 Ok(CustomerCommand::UpdateProfile(ProfileChanges {
                     email: request.email,
@@ -195,12 +213,17 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
+        let request_fingerprint = fingerprint(&{
+            let mut message = request.clone();
+            message.options = None;
+            message
+        });
         self.run(
             "customer.add_address",
             Access::Write,
             (&metadata, &extensions),
             &request.customer_id,
-            options.as_ref(),
+            (options.as_ref(), request_fingerprint),
             |_| {
                 Ok(CustomerCommand::AddAddress {
                     address_id: parse_uuid(&request.address_id, "addressId")?,
@@ -217,12 +240,17 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
+        let request_fingerprint = fingerprint(&{
+            let mut message = request.clone();
+            message.options = None;
+            message
+        });
         self.run(
             "customer.update_address",
             Access::Write,
             (&metadata, &extensions),
             &request.customer_id,
-            options.as_ref(),
+            (options.as_ref(), request_fingerprint),
             |_| {
                 Ok(CustomerCommand::UpdateAddress {
                     address_id: parse_uuid(&request.address_id, "addressId")?,
@@ -239,12 +267,17 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
+        let request_fingerprint = fingerprint(&{
+            let mut message = request.clone();
+            message.options = None;
+            message
+        });
         self.run(
             "customer.remove_address",
             Access::Write,
             (&metadata, &extensions),
             &request.customer_id,
-            options.as_ref(),
+            (options.as_ref(), request_fingerprint),
             |_| {
                 Ok(CustomerCommand::RemoveAddress {
                     address_id: parse_uuid(&request.address_id, "addressId")?,
@@ -260,12 +293,17 @@ impl CustomerCommands for CustomerService {
     ) -> Result<Response<pb::CustomerResult>, Status> {
         let (metadata, extensions, request) = request.into_parts();
         let options = request.options.clone();
+        let request_fingerprint = fingerprint(&{
+            let mut message = request.clone();
+            message.options = None;
+            message
+        });
         self.run(
             "customer.assign_segments",
             Access::Segments,
             (&metadata, &extensions),
             &request.customer_id,
-            options.as_ref(),
+            (options.as_ref(), request_fingerprint),
             |_| {
                 Ok(CustomerCommand::AssignSegments {
                     segments: request.segments,

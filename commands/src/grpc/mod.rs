@@ -28,6 +28,7 @@ pub fn command_context(
     principal: &Principal,
     metadata: &MetadataMap,
     options: Option<&CommandOptions>,
+    fingerprint: Vec<u8>,
 ) -> Result<CommandContext, tonic::Status> {
     let text = |key: &str| {
         metadata
@@ -55,6 +56,7 @@ pub fn command_context(
         }
         if !key.is_empty() {
             context.idempotency_key = Some(key.to_owned());
+            context.request_fingerprint = Some(fingerprint);
         }
     }
     Ok(context)
@@ -134,4 +136,12 @@ pub fn principal(extensions: &tonic::Extensions) -> Result<&Principal, tonic::St
             None,
         )
     })
+}
+
+/// SHA-256 of a command request as received, without its options: what an idempotency key
+/// remembers of the first request (the same key with another request is refused). The key is
+/// scoped by command type already, so the message alone is hashed.
+pub fn fingerprint<M: prost::Message>(message: &M) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(message.encode_to_vec()).to_vec()
 }

@@ -44,10 +44,6 @@ static UPDATE_LATENCY: LazyLock<Histogram> = LazyLock::new(|| {
     histogram
 });
 
-/// Namespace of customer ids derived from an `Idempotency-Key`, so a retried POST names the
-/// same customer.
-const IDEMPOTENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2b7e_5a43_4c8e_9d1a_3e7b_0c55_a901);
-
 /// Body of `POST /customers`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -225,12 +221,13 @@ async fn read(
     post, path = "/customers", tag = "customers",
     request_body = CreateCustomer,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key create the customer once"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 200 visible characters. Retries with the same key and body create the customer once and answer with the first result; the key is the caller's (token subject) for this operation, remembered 24 h; the same key with another body is 422"),
         ("X-Correlation-Id" = Option<String>, Header, description = "Carried into logs and event metadata"),
     ),
     responses(
         (status = 201, description = "Created, answered from the command's result (no `createdAt`/`updatedAt`); `Shopcore-Position` holds the write's log position token", body = CustomerView),
         (status = 400, description = "Invalid input; nothing written", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key already used with another request", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "E-mail already in use", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -261,13 +258,10 @@ async fn create(
     body: CreateCustomer,
 ) -> Result<Response, Problem> {
     let options = command_options(headers)?;
-    let customer_id = if options.idempotency_key.is_empty() {
-        Uuid::now_v7()
-    } else {
-        Uuid::new_v5(&IDEMPOTENT_ID_NAMESPACE, options.idempotency_key.as_bytes())
-    };
+    // The command service picks the id (a new v7 UUID); a retry with the same Idempotency-Key
+    // gets the first one back through the key's record, never from the key itself.
     let request = pb::RegisterCustomerRequest {
-        customer_id: customer_id.to_string(),
+        customer_id: String::new(),
         email: body.email,
         first_name: body.first_name,
         last_name: body.last_name,
@@ -326,11 +320,12 @@ pub async fn get_customer(
     params(
         ("id" = Uuid, Path, description = "Customer id"),
         ("If-Match" = Option<String>, Header, description = "Expected version; a mismatch is 409"),
-        ("Idempotency-Key" = Option<String>, Header),
+        ("Idempotency-Key" = Option<String>, Header, description = "As for POST /customers: the same key and body answer with the first result; another body is 422"),
     ),
     responses(
         (status = 200, body = CustomerView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key already used with another request", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Version conflict or e-mail in use", body = Problem, content_type = "application/problem+json"),
     )
@@ -375,11 +370,12 @@ pub async fn update_customer(
     params(
         ("id" = Uuid, Path, description = "Customer id"),
         ("If-Match" = Option<String>, Header, description = "Expected version; a mismatch is 409"),
-        ("Idempotency-Key" = Option<String>, Header),
+        ("Idempotency-Key" = Option<String>, Header, description = "As for POST /customers: the same key and body answer with the first result; another body is 422"),
     ),
     responses(
         (status = 200, body = CustomerView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key already used with another request", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]

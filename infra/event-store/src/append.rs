@@ -41,8 +41,8 @@ pub struct AppendRequest<'a, A: Aggregate> {
     pub events: Vec<A::Event>,
     pub metadata: Value,
     pub claims: Vec<UniqueClaim>,
-    pub idempotency_key: Option<&'a str>,
-    pub command_type: &'a str,
+    /// The claimed key whose record the append completes (see [`crate::idempotency`]).
+    pub idempotency: Option<&'a crate::IdempotencyKey>,
 }
 
 /// The outcome of an append.
@@ -55,17 +55,7 @@ pub struct Appended {
     pub events_written: u32,
 }
 
-/// The stored result of an earlier command with the same idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotentResult {
-    pub aggregate_type: String,
-    pub aggregate_id: String,
-    pub command_type: String,
-    pub appended: Appended,
-}
-
 const EVENTS_PKEY: &str = "events_pkey";
-const IDEMPOTENCY_PKEY: &str = "command_idempotency_pkey";
 /// SQLSTATE `shopcore_append` raises when a unique value is held by another aggregate.
 const CLAIM_TAKEN: &str = "SC001";
 
@@ -111,8 +101,18 @@ impl EventStore {
             values.push(value);
         }
         // One statement, committed on its own: see the migration of `shopcore_append`.
+        let (key, command_type, caller, fingerprint) = match request.idempotency {
+            Some(key) => (
+                Some(key.key.as_str()),
+                key.command_type.as_str(),
+                key.caller.as_str(),
+                key.fingerprint.as_slice(),
+            ),
+            None => (None, "", "", &[][..]),
+        };
         let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT tx, event_position FROM shopcore_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            "SELECT tx, event_position
+             FROM shopcore_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(A::TYPE)
         .bind(request.aggregate_id)
@@ -124,8 +124,10 @@ impl EventStore {
         .bind(&kinds)
         .bind(&scopes)
         .bind(&values)
-        .bind(request.idempotency_key)
-        .bind(request.command_type)
+        .bind(key)
+        .bind(command_type)
+        .bind(caller)
+        .bind(fingerprint)
         .fetch_all(self.pool())
         .await
         .map_err(|error| append_error(error, &request))?;
@@ -142,46 +144,14 @@ impl EventStore {
         self.notifier().notify();
         Ok(appended)
     }
-
-    /// The stored result of the command first sent with `key`.
-    pub async fn idempotent_result(
-        &self,
-        key: &str,
-    ) -> Result<Option<IdempotentResult>, StoreError> {
-        let row: Option<(String, String, String, i64, i64, i64, i32)> = sqlx::query_as(
-            "SELECT aggregate_type, aggregate_id, command_type, version, tx_id, position, events_written
-             FROM command_idempotency WHERE idempotency_key = $1",
-        )
-        .bind(key)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(
-            |(aggregate_type, aggregate_id, command_type, version, tx, position, events)| {
-                IdempotentResult {
-                    aggregate_type,
-                    aggregate_id,
-                    command_type,
-                    appended: Appended {
-                        version: version as u64,
-                        position: LogPosition::new(tx as u64, position as u64),
-                        events_written: events as u32,
-                    },
-                }
-            },
-        ))
-    }
 }
 
 /// What a failed `shopcore_append` means.
 fn append_error<A: Aggregate>(error: sqlx::Error, request: &AppendRequest<'_, A>) -> AppendError {
-    match constraint_of(&error) {
-        Some(EVENTS_PKEY) => {
-            return AppendError::VersionConflict {
-                decided_on: request.version,
-            }
-        }
-        Some(IDEMPOTENCY_PKEY) => return AppendError::IdempotencyRace,
-        _ => {}
+    if constraint_of(&error) == Some(EVENTS_PKEY) {
+        return AppendError::VersionConflict {
+            decided_on: request.version,
+        };
     }
     let claimed_scope = error
         .as_database_error()

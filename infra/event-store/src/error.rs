@@ -64,9 +64,6 @@ pub enum AppendError {
     /// A value that must be unique within `scope` is held by another aggregate.
     #[error("{field}: value is already in use (unique within {scope})")]
     UniqueViolation { scope: String, field: &'static str },
-    /// A concurrent append with the same idempotency key committed first.
-    #[error("a concurrent command with the same idempotency key committed first")]
-    IdempotencyRace,
     /// One event's payload is larger than the store accepts.
     #[error("event {index} is {bytes} bytes, more than the limit of {limit}")]
     EventTooLarge {

@@ -8,6 +8,7 @@
 //!   aggregate (from its newest snapshot, then its later events), and what a command asks before
 //!   it decides (versions, unique-value owners).
 //! - [`append`]: one transaction per command: unique claims, events, idempotency record.
+//! - [`idempotency`]: idempotency keys per caller and operation, with request fingerprints.
 //! - [`snapshot`]: aggregate snapshots taken every N events, keyed by the event schema.
 //! - [`position`]: [`LogPosition`], a place in the global log, and its text form (the
 //!   `Shopcore-Position` token).
@@ -23,6 +24,7 @@
 
 pub mod append;
 pub mod error;
+pub mod idempotency;
 pub mod log;
 pub mod notify;
 pub mod position;
@@ -32,8 +34,9 @@ pub mod store;
 pub mod tail;
 pub mod testing;
 
-pub use append::{AppendRequest, Appended, IdempotentResult, UniqueClaim};
+pub use append::{AppendRequest, Appended, UniqueClaim};
 pub use error::{AppendError, StoreError};
+pub use idempotency::{Claim, IdempotencyKey, IdempotentResult};
 pub use log::{GlobalLog, StoredEvent};
 pub use position::LogPosition;
 pub use store::{EventStore, LoadedAggregate, StoreOptions};

@@ -35,6 +35,8 @@ pub struct StoreOptions {
     pub idle_in_transaction_timeout: Duration,
     /// Longest to wait for a free connection of the pool.
     pub acquire_timeout: Duration,
+    /// How long idempotency keys are remembered.
+    pub idempotency_retention: Duration,
 }
 
 impl Default for StoreOptions {
@@ -45,6 +47,7 @@ impl Default for StoreOptions {
             lock_timeout: Duration::from_secs(2),
             idle_in_transaction_timeout: Duration::from_secs(10),
             acquire_timeout: Duration::from_secs(5),
+            idempotency_retention: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -61,6 +64,7 @@ impl StoreOptions {
 pub struct EventStore {
     pool: PgPool,
     notifier: Arc<AppendNotifier>,
+    idempotency_retention: Duration,
 }
 
 /// An aggregate as loaded from its snapshot and events.
@@ -117,14 +121,22 @@ pub async fn connect_pool(
 impl EventStore {
     /// Connects to an existing event store. The schema is not touched: see [`crate::schema`].
     pub async fn connect(database_url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
-        Ok(Self::from_pool(connect_pool(database_url, options).await?))
+        let mut store = Self::from_pool(connect_pool(database_url, options).await?);
+        store.idempotency_retention = options.idempotency_retention;
+        Ok(store)
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
             notifier: Arc::new(AppendNotifier::new(pool.clone())),
             pool,
+            idempotency_retention: StoreOptions::default().idempotency_retention,
         }
+    }
+
+    /// How long idempotency keys are remembered.
+    pub fn idempotency_retention(&self) -> Duration {
+        self.idempotency_retention
     }
 
     pub fn pool(&self) -> &PgPool {
