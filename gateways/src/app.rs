@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use shopcore_auth::TokenVerifier;
 use shopcore_projections::customer::read_model::CustomerReadModel;
@@ -15,7 +15,7 @@ use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClie
 use tokio::net::TcpListener;
 use tonic::transport::Endpoint;
 
-use crate::routes::{customers, health, AppState};
+use crate::routes::{addresses, customers, health, AppState};
 use crate::settings::GatewaySettings;
 
 /// A bound, ready-to-serve gateway.
@@ -88,6 +88,11 @@ pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
             get(customers::get_customer).put(customers::update_customer),
         )
         .route("/customers/{id}/segments", post(customers::assign_segments))
+        .route("/customers/{id}/addresses", post(addresses::add_address))
+        .route(
+            "/customers/{id}/addresses/{addressId}",
+            put(addresses::update_address).delete(addresses::remove_address),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             verifier,
             crate::auth::authenticate,

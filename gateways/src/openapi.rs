@@ -8,7 +8,7 @@ use utoipa::openapi::Ref;
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::customers;
+use crate::routes::{addresses, customers};
 use shopcore_projections::customer::{AddressView, CustomerView};
 
 #[derive(OpenApi)]
@@ -19,6 +19,9 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         customers::get_customer,
         customers::update_customer,
         customers::assign_segments,
+        addresses::add_address,
+        addresses::update_address,
+        addresses::remove_address,
     ),
     components(schemas(
         CustomerView,
@@ -27,6 +30,7 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         customers::CreateCustomer,
         customers::UpdateCustomer,
         customers::AssignSegments,
+        addresses::AddressBody,
     )),
     tags((name = "customers", description = "Customer profiles and segments")),
     modifiers(&BearerTokens)

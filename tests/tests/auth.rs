@@ -42,6 +42,24 @@ fn routes(id: &str) -> Vec<(Method, String, Option<Value>, &'static str)> {
             Some(json!({"segments": ["VIP"]})),
             MANAGE_CUSTOMERS,
         ),
+        (
+            Method::POST,
+            format!("/customers/{id}/addresses"),
+            Some(json!({"line1": "Main St 1", "city": "Oslo", "country": "NO"})),
+            MANAGE_CUSTOMERS,
+        ),
+        (
+            Method::PUT,
+            format!("/customers/{id}/addresses/{}", Uuid::new_v4()),
+            Some(json!({"line1": "Main St 2", "city": "Oslo", "country": "NO"})),
+            MANAGE_CUSTOMERS,
+        ),
+        (
+            Method::DELETE,
+            format!("/customers/{id}/addresses/{}", Uuid::new_v4()),
+            None,
+            MANAGE_CUSTOMERS,
+        ),
     ]
 }
 

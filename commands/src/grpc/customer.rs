@@ -13,7 +13,7 @@ use shopcore_domain::customer::{
     EVENT_SCHEMA_VERSION,
 };
 use shopcore_event_store::snapshot::SnapshotPolicy;
-use shopcore_event_store::EventStore;
+use shopcore_event_store::{EventStore, GlobalLog, LogPosition};
 use shopcore_proto::common::v1::CommandOptions;
 use shopcore_proto::customer::v1 as pb;
 use shopcore_proto::customer::v1::customer_commands_server::CustomerCommands;
@@ -58,11 +58,13 @@ impl CustomerEmailLookup for ClaimedEmails {
 /// The gRPC service of the Customer aggregate.
 pub struct CustomerService {
     pipeline: CommandPipeline<Customer>,
+    log: GlobalLog,
 }
 
 impl CustomerService {
     pub fn new(store: EventStore) -> Self {
         Self {
+            log: GlobalLog::new(store.pool().clone()),
             pipeline: customer_pipeline(store),
         }
     }
@@ -101,6 +103,20 @@ impl CustomerService {
     }
 }
 
+impl CustomerService {
+    /// The address a replayed AddAddress added: from its event, at the first result's position.
+    async fn added_address(&self, reply: &pb::CustomerResult) -> Option<String> {
+        let position: LogPosition = reply.result.as_ref()?.log_position.parse().ok()?;
+        let event = self.log.event_at(position).await.ok()??;
+        match serde_json::from_value(event.payload).ok()? {
+            shopcore_domain::customer::CustomerEvent::CustomerAddressAdded {
+                address_id, ..
+            } => Some(address_id.to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// The reply: what the command did and the customer after it.
 fn customer_result(id: Uuid, outcome: &CommandOutcome<Customer>) -> pb::CustomerResult {
     let state = &outcome.state;
@@ -130,6 +146,7 @@ fn customer_result(id: Uuid, outcome: &CommandOutcome<Customer>) -> pb::Customer
                 .collect(),
             segments: state.segments.iter().cloned().collect(),
         }),
+        address_id: String::new(),
     }
 }
 
@@ -218,20 +235,39 @@ impl CustomerCommands for CustomerService {
             message.options = None;
             message
         });
-        self.run(
-            "customer.add_address",
-            Access::Write,
-            (&metadata, &extensions),
-            &request.customer_id,
-            (options.as_ref(), request_fingerprint),
-            |_| {
-                Ok(CustomerCommand::AddAddress {
-                    address_id: parse_uuid(&request.address_id, "addressId")?,
-                    address: address(request.address)?,
-                })
-            },
-        )
-        .await
+        // An empty id lets the service pick one (so a retry with the same idempotency key is the
+        // same request); a replay finds the first one from its event.
+        let address_id = match request.address_id.trim() {
+            "" => Uuid::now_v7(),
+            given => parse_uuid(given, "addressId")?,
+        };
+        let mut response = self
+            .run(
+                "customer.add_address",
+                Access::Write,
+                (&metadata, &extensions),
+                &request.customer_id,
+                (options.as_ref(), request_fingerprint),
+                |_| {
+                    Ok(CustomerCommand::AddAddress {
+                        address_id,
+                        address: address(request.address)?,
+                    })
+                },
+            )
+            .await?;
+        let replayed = response
+            .get_ref()
+            .result
+            .as_ref()
+            .is_some_and(|r| r.replayed);
+        let added = if replayed {
+            self.added_address(response.get_ref()).await
+        } else {
+            Some(address_id.to_string())
+        };
+        response.get_mut().address_id = added.unwrap_or_default();
+        Ok(response)
     }
 
     async fn update_address(

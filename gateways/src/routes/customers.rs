@@ -74,7 +74,7 @@ pub struct AssignSegments {
 }
 
 /// Command options from the request headers: `If-Match: <version>` and `Idempotency-Key`.
-fn command_options(headers: &HeaderMap) -> Result<CommandOptions, Problem> {
+pub(super) fn command_options(headers: &HeaderMap) -> Result<CommandOptions, Problem> {
     let expected_version = match headers.get(header::IF_MATCH) {
         None => None,
         Some(value) => Some(
@@ -107,7 +107,7 @@ fn command_options(headers: &HeaderMap) -> Result<CommandOptions, Problem> {
 }
 
 /// A gRPC request carrying the caller's token, the correlation id and trace context.
-fn grpc_request<T>(
+pub(super) fn grpc_request<T>(
     message: T,
     correlation: &CorrelationId,
     token: &BearerToken,
@@ -128,7 +128,7 @@ fn grpc_request<T>(
 /// Answers a write from the command's own result: the customer as the command left it, its
 /// version (`ETag`) and the log position of the write (`Shopcore-Position`, which a read can
 /// wait for). No projection is waited for, so a committed command never answers 503.
-fn written(status: StatusCode, reply: pb::CustomerResult) -> Result<Response, Problem> {
+pub(super) fn written(status: StatusCode, reply: pb::CustomerResult) -> Result<Response, Problem> {
     let (Some(result), Some(customer)) = (reply.result, reply.customer) else {
         return Err(Problem::internal(
             &"the command service sent an incomplete result",

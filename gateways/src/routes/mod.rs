@@ -1,5 +1,7 @@
-//! Route groups of the gateway, one file each.
+//! Route groups of the gateway, one file each: `customers` (profiles, segments, and the
+//! helpers every customer write shares), `addresses`, `health`.
 
+pub mod addresses;
 pub mod customers;
 pub mod health;
 

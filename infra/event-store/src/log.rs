@@ -182,6 +182,19 @@ impl GlobalLog {
         rows.iter().map(decode).collect()
     }
 
+    /// The event at `position`, if the log holds it.
+    pub async fn event_at(&self, position: LogPosition) -> Result<Option<StoredEvent>, StoreError> {
+        let (tx, position) = position.as_i64();
+        let row = sqlx::query(&format!(
+            "{SELECT_EVENTS} WHERE position = $2 AND tx_id = $1::bigint::text::xid8"
+        ))
+        .bind(tx)
+        .bind(position)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(decode).transpose()
+    }
+
     /// The last settled event's place in the log ([`LogPosition::START`] for an empty log).
     pub async fn head(&self) -> Result<LogPosition, StoreError> {
         let row: Option<(i64, i64)> = sqlx::query_as(
