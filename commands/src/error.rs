@@ -93,6 +93,7 @@ impl CommandError {
                 DomainErrorKind::NotFound => ErrorCode::NotFound,
                 DomainErrorKind::Conflict => ErrorCode::Conflict,
                 DomainErrorKind::FailedPrecondition => ErrorCode::FailedPrecondition,
+                DomainErrorKind::Unavailable => ErrorCode::Unavailable,
             },
             Self::VersionConflict { .. } => ErrorCode::VersionConflict,
             Self::UniqueViolation { .. } => ErrorCode::Conflict,

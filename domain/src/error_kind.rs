@@ -12,4 +12,6 @@ pub enum DomainErrorKind {
     Conflict,
     /// The aggregate is in a state that forbids the command (gRPC `FAILED_PRECONDITION`, HTTP 409).
     FailedPrecondition,
+    /// A service the domain asked (a lookup) did not answer; retrying later may succeed.
+    Unavailable,
 }

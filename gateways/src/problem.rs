@@ -247,4 +247,27 @@ mod tests {
             assert_eq!(problem.status, code.http_status());
         }
     }
+
+    #[test]
+    fn an_unavailable_command_is_a_503_with_retry_after() {
+        let status = shopcore_proto::error_status(
+            ErrorCode::Unavailable,
+            "a service this command needs is unavailable; retry shortly",
+            None,
+            None,
+        );
+        let response = Problem::from_status(&status).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_missing_token_is_a_401_with_a_bearer_challenge() {
+        let response = Problem::unauthenticated(&shopcore_auth::AuthError::Missing).into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="shopcore""#
+        );
+    }
 }

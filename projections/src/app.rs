@@ -73,6 +73,7 @@ pub async fn run(
         let projectors = snapshot(&for_ready);
         Box::pin(async move {
             let ready = projectors.iter().all(|p| p.state.is_ready());
+            let projectors: Vec<_> = projectors.iter().map(TailStatus::for_readiness).collect();
             Readiness {
                 ready,
                 body: json!({ "ready": ready, "projectors": projectors }),

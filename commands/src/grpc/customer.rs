@@ -46,11 +46,15 @@ pub(crate) struct ClaimedEmails(pub(crate) EventStore);
 #[async_trait]
 impl CustomerEmailLookup for ClaimedEmails {
     async fn owner_of(&self, email: &str) -> Result<Option<Uuid>, String> {
+        // The store's error stays in the log; the caller learns only that it may retry.
         let owner = self
             .0
             .claim_owner(CUSTOMER_EMAIL, email)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|error| {
+                tracing::warn!(%error, "e-mail lookup failed");
+                "the e-mail directory did not answer".to_owned()
+            })?;
         Ok(owner.and_then(|id| Uuid::parse_str(&id).ok()))
     }
 }

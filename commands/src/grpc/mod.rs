@@ -105,8 +105,11 @@ pub fn command_status(error: CommandError) -> tonic::Status {
             "internal error; see the command service logs".to_owned()
         }
         ErrorCode::Unavailable => {
-            tracing::warn!(error = %error, "command failed, store unavailable");
-            "event store unavailable; retry later".to_owned()
+            tracing::warn!(error = %error, "command failed, a dependency is unavailable");
+            match error {
+                CommandError::IdempotencyKeyInUse => error.to_string(),
+                _ => "a service this command needs is unavailable; retry shortly".to_owned(),
+            }
         }
         _ => {
             tracing::info!(error = %error, "command rejected");
@@ -144,4 +147,43 @@ pub fn principal(extensions: &tonic::Extensions) -> Result<&Principal, tonic::St
 pub fn fingerprint<M: prost::Message>(message: &M) -> Vec<u8> {
     use sha2::Digest as _;
     sha2::Sha256::digest(message.encode_to_vec()).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use shopcore_domain::customer::CustomerError;
+
+    use super::*;
+
+    #[test]
+    fn a_failed_lookup_is_unavailable_and_says_nothing_of_the_store() {
+        let error = CommandError::rejected(CustomerError::LookupFailed(
+            "pool timed out while waiting for an open connection to 10.0.0.7".into(),
+        ));
+        let status = command_status(error);
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert!(
+            !status.message().contains("10.0.0.7"),
+            "{}",
+            status.message()
+        );
+        assert!(status.message().contains("retry"), "{}", status.message());
+    }
+
+    #[test]
+    fn messages_carry_no_debug_formatting() {
+        let conflict = command_status(CommandError::VersionConflict {
+            expected: Some(7),
+            current: 3,
+        });
+        assert_eq!(
+            conflict.message(),
+            "expected version 7, but the aggregate is at version 3"
+        );
+        let raced = command_status(CommandError::VersionConflict {
+            expected: None,
+            current: 3,
+        });
+        assert!(!raced.message().contains("None"), "{}", raced.message());
+    }
 }

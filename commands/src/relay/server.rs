@@ -15,7 +15,7 @@ pub fn router(status: SharedStatus) -> axum::Router {
             let ready = status.state.is_ready();
             Readiness {
                 ready,
-                body: json!({ "ready": ready, "relay": status }),
+                body: json!({ "ready": ready, "relay": status.for_readiness() }),
             }
         })
     }))

@@ -68,8 +68,8 @@ impl CartError {
             | Self::CurrencyMismatch { .. }
             | Self::CouponNotApplicable { .. }
             | Self::NoCoupon
-            | Self::EmptyCart
-            | Self::LookupFailed(_) => DomainErrorKind::FailedPrecondition,
+            | Self::EmptyCart => DomainErrorKind::FailedPrecondition,
+            Self::LookupFailed(_) => DomainErrorKind::Unavailable,
         }
     }
 

@@ -48,9 +48,8 @@ impl ProductError {
             | Self::DuplicateSku(_)
             | Self::VariantAlreadyExists(_)
             | Self::MediaAlreadyAttached(_) => DomainErrorKind::Conflict,
-            Self::Discontinued | Self::NoVariants | Self::LookupFailed(_) => {
-                DomainErrorKind::FailedPrecondition
-            }
+            Self::Discontinued | Self::NoVariants => DomainErrorKind::FailedPrecondition,
+            Self::LookupFailed(_) => DomainErrorKind::Unavailable,
         }
     }
 

@@ -46,7 +46,7 @@ impl CustomerError {
             Self::AlreadyRegistered | Self::EmailInUse | Self::AddressAlreadyExists(_) => {
                 DomainErrorKind::Conflict
             }
-            Self::LookupFailed(_) => DomainErrorKind::FailedPrecondition,
+            Self::LookupFailed(_) => DomainErrorKind::Unavailable,
         }
     }
 

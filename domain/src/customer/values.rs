@@ -119,7 +119,8 @@ pub fn segments(raw: &[String]) -> Result<BTreeSet<String>, CustomerError> {
             return Err(CustomerError::invalid(
                 "segments",
                 format!(
-                    "{name:?} is not a segment name (1-{MAX_SEGMENT_CHARS} letters, digits, '-' or '_')"
+                    "{} is not a segment name (1-{MAX_SEGMENT_CHARS} letters, digits, '-' or '_')",
+                    quoted_prefix(name)
                 ),
             ));
         }
@@ -194,5 +195,18 @@ impl Address {
             country,
             label: optional(&self.label, "address.label")?,
         })
+    }
+}
+
+/// A rejected value as an error message may show it: quoted, at most 40 characters (an
+/// invalid value is never echoed back unbounded).
+fn quoted_prefix(value: &str) -> String {
+    const SHOWN: usize = 40;
+    let mut chars = value.chars();
+    let prefix: String = chars.by_ref().take(SHOWN).collect();
+    if chars.next().is_some() {
+        format!("{prefix:?}…")
+    } else {
+        format!("{prefix:?}")
     }
 }

@@ -167,6 +167,19 @@ pub struct TailStatus {
     pub lag_seconds: f64,
 }
 
+impl TailStatus {
+    /// What a readiness probe may show: the state, checkpoint, lag and the event at fault, but
+    /// no error text (it can carry a driver's message or a payload fragment; `/status` and the
+    /// logs have it).
+    pub fn for_readiness(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Some(object) = value.as_object_mut() {
+            object.remove("message");
+        }
+        value
+    }
+}
+
 /// Handle on a [`TailStatus`].
 pub type SharedStatus = Arc<RwLock<TailStatus>>;
 
