@@ -17,3 +17,4 @@ pub mod customer;
 pub mod error_kind;
 pub mod money;
 pub mod pricing;
+pub mod text;

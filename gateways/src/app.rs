@@ -112,6 +112,9 @@ pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
             }),
         )
         .fallback(|| async { crate::problem::Problem::not_found("no such route") })
+        .layer(axum::extract::DefaultBodyLimit::max(
+            crate::problem::MAX_BODY_BYTES,
+        ))
         .layer(axum::middleware::from_fn(crate::correlation::correlate))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::GATEWAY_TIMEOUT,

@@ -1,10 +1,13 @@
 //! The OpenAPI document, generated from the handlers. Served at `/openapi.json` and written to
 //! `docs/api/openapi.json` by `shopcore-gateway openapi`.
 
+use std::collections::BTreeMap;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::Ref;
+
+use utoipa::openapi::schema::ArrayItems;
+use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
@@ -33,9 +36,99 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         addresses::AddressBody,
     )),
     tags((name = "customers", description = "Customer profiles and segments")),
-    modifiers(&BearerTokens)
+    modifiers(&BearerTokens, &InputLimits)
 )]
 pub struct ApiDoc;
+
+/// The limits the domain enforces, stated in the document from the same constants
+/// (`shopcore_domain::customer::limits`), so the contract and the server cannot drift apart.
+struct InputLimits;
+
+/// Sets `maxLength` (and a `pattern`) on a string property of a schema.
+fn limit_string(
+    schemas: &mut BTreeMap<String, RefOr<Schema>>,
+    schema: &str,
+    property: &str,
+    max_length: usize,
+    pattern: Option<&str>,
+) {
+    let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(property) {
+        field.max_length = Some(max_length);
+        field.min_length = field.min_length.or(Some(0));
+        if let Some(pattern) = pattern {
+            field.pattern = Some(pattern.to_owned());
+        }
+    }
+}
+
+impl Modify for InputLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use shopcore_domain::customer::limits::*;
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let schemas = &mut components.schemas;
+        // The phone as typed: '+', then digits with optional separators.
+        let phone = r"^\s*\+[0-9 ().-]*\s*$|^\s*$";
+        for schema in ["CreateCustomer", "UpdateCustomer"] {
+            limit_string(schemas, schema, "email", MAX_EMAIL_CHARS, None);
+            limit_string(schemas, schema, "firstName", MAX_NAME_CHARS, None);
+            limit_string(schemas, schema, "lastName", MAX_NAME_CHARS, None);
+            limit_string(schemas, schema, "phone", MAX_PHONE_CHARS, Some(phone));
+        }
+        for property in ["label", "line1", "line2", "city", "region", "postalCode"] {
+            limit_string(
+                schemas,
+                "AddressBody",
+                property,
+                MAX_ADDRESS_FIELD_CHARS,
+                None,
+            );
+        }
+        limit_string(schemas, "AddressBody", "country", 2, Some("^[A-Za-z]{2}$"));
+        if let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut("AssignSegments") {
+            if let Some(RefOr::T(Schema::Array(segments))) = object.properties.get_mut("segments") {
+                segments.max_items = Some(MAX_SEGMENTS);
+                if let ArrayItems::RefOrSchema(item) = &mut segments.items {
+                    if let RefOr::T(Schema::Object(item)) = item.as_mut() {
+                        item.max_length = Some(MAX_SEGMENT_CHARS);
+                        item.min_length = Some(1);
+                        item.pattern = Some(r"^\s*[A-Za-z0-9_-]+\s*$".to_owned());
+                    }
+                }
+            }
+        }
+        // Headers: the idempotency key's length, the position token's form.
+        for path in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut path.get,
+                &mut path.put,
+                &mut path.post,
+                &mut path.delete,
+                &mut path.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    let (max_length, pattern) = match parameter.name.as_str() {
+                        "Idempotency-Key" => (200, r"^\s*[\x21-\x7E][\x20-\x7E]*$"),
+                        "Shopcore-Min-Position" => (40, r"^\s*[0-9]{1,19}-[0-9]{1,19}\s*$"),
+                        "If-Match" => (40, r#"^\s*(W/)?"?[0-9]{1,19}"?\s*$"#),
+                        _ => continue,
+                    };
+                    if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
+                        schema.max_length = Some(max_length);
+                        schema.pattern = Some(pattern.to_owned());
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// Every documented operation needs a bearer token: the security scheme, and the 401 and 403
 /// answers, are added to all of them here rather than repeated on each handler.

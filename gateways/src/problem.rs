@@ -12,6 +12,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shopcore_proto::ErrorCode;
 
+/// The largest request body the gateway reads, in bytes; a larger one is 413.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// A problem response.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -75,6 +78,18 @@ impl Problem {
             scope: None,
             retry_after_seconds: None,
             challenge: None,
+        }
+    }
+
+    /// 413: a request body over [`MAX_BODY_BYTES`].
+    pub fn too_large() -> Self {
+        Self {
+            problem_type: "https://shopcore.dev/problems/payload-too-large",
+            title: "Payload too large",
+            status: 413,
+            detail: format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            field: Some("body".to_owned()),
+            ..Self::new(ErrorCode::InvalidArgument, "")
         }
     }
 
@@ -171,6 +186,9 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = match axum::body::Bytes::from_request(request, state).await {
             Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(Problem::too_large())
+            }
             Err(rejection) => return Err(Problem::invalid("body", rejection.body_text())),
         };
         let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
@@ -199,9 +217,15 @@ fn missing_field(message: &str) -> Option<String> {
 fn json_reason(error: &serde_json::Error) -> String {
     let message = error.to_string();
     // Drop serde's " at line 1 column 12" suffix: the field is named already.
-    match message.find(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message,
+    let message = match message.find(" at line ") {
+        Some(at) => &message[..at],
+        None => &message,
+    };
+    // serde quotes the offending value ("invalid type: string \"…\""): never echo it unbounded.
+    const SHOWN: usize = 120;
+    match message.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}…", &message[..cut]),
+        None => message.to_owned(),
     }
 }
 

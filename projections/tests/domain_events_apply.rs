@@ -76,9 +76,9 @@ fn phone() -> impl Strategy<Value = Option<String>> {
         (6usize..=20, 0usize..=40, any::<bool>()).prop_map(|(digits, separators, plus)| {
             let mut phone = if plus { "+".to_owned() } else { String::new() };
             for n in 0..digits {
-                phone.push(char::from(b'0' + (n % 10) as u8));
+                phone.push(char::from(b'0' + ((n + 1) % 10) as u8));
                 if n < separators {
-                    phone.push(if n % 2 == 0 { ' ' } else { '-' });
+                    phone.push([' ', '-', '.', '(', ')'][n % 5]);
                 }
             }
             Some(phone)

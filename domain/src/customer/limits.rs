@@ -20,11 +20,11 @@ pub const MAX_EMAIL_CHARS: usize = 254;
 /// A phone number is at most this long, separators included.
 pub const MAX_PHONE_CHARS: usize = 32;
 
-/// A phone number has at least this many digits.
-pub const MIN_PHONE_DIGITS: usize = 6;
+/// A phone number has at least this many digits, country code included.
+pub const MIN_PHONE_DIGITS: usize = 7;
 
-/// A phone number has at most this many digits.
-pub const MAX_PHONE_DIGITS: usize = 20;
+/// A phone number has at most this many digits, country code included (E.164).
+pub const MAX_PHONE_DIGITS: usize = 15;
 
 /// Each field of a postal address (other than the two-letter country) is at most this long,
 /// after trimming.

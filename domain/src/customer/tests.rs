@@ -127,7 +127,7 @@ async fn update_records_only_the_fields_that_change() {
         .then_expect_events(vec![CustomerEvent::CustomerProfileUpdated(
             ProfileChanged {
                 last_name: Some("King".into()),
-                phone: Some(Some("+44 20 7946 0958".into())),
+                phone: Some(Some("+442079460958".into())),
                 ..ProfileChanged::default()
             },
         )]);
@@ -361,4 +361,47 @@ fn a_v1_payload_kept_as_fixture_still_reads() {
             ..ProfileChanged::default()
         })
     );
+}
+
+#[test]
+fn names_emails_and_phones_are_normalised_so_look_alikes_are_one_value() {
+    use super::values::{optional_phone, person_name, Email};
+    assert_eq!(
+        person_name("Ame\u{301}lie", "firstName"),
+        person_name("Amélie", "firstName"),
+        "NFC"
+    );
+    assert!(
+        person_name("Ada\u{200B}", "firstName").is_err(),
+        "zero-width space"
+    );
+    assert!(
+        Email::parse("ada\u{202E}@example.com").is_err(),
+        "bidi override"
+    );
+    assert_eq!(
+        Email::parse("Ada@Example.COM").map(Email::into_string),
+        Ok("ada@example.com".to_owned())
+    );
+    for (raw, normalised) in [
+        ("+44 20 7946 0958", "+442079460958"),
+        ("+1 (202) 555-0100", "+12025550100"),
+        ("+49.30.123456", "+4930123456"),
+    ] {
+        assert_eq!(
+            optional_phone(raw),
+            Ok(Some(normalised.to_owned())),
+            "{raw}"
+        );
+    }
+    for bad in [
+        "020 7946 0958",
+        "+0 123 4567",
+        "+12 34",
+        "+1234567890123456",
+        "+1 202 555 0100 ext 7",
+        "+١٢٣٤٥٦٧٨",
+    ] {
+        assert!(optional_phone(bad).is_err(), "{bad}");
+    }
 }

@@ -19,8 +19,11 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, CustomerError> {
-        let email = raw.trim().to_lowercase();
         let invalid = |reason: &str| Err(CustomerError::invalid("email", reason));
+        let email = match crate::text::clean(raw) {
+            Ok(email) => email.to_lowercase(),
+            Err(issue) => return invalid(issue.reason()),
+        };
         if email.is_empty() {
             return invalid("must not be empty");
         }
@@ -57,7 +60,9 @@ impl Email {
 
 /// A trimmed, non-empty person name of at most [`MAX_NAME_CHARS`] characters.
 pub fn person_name(raw: &str, field: &'static str) -> Result<String, CustomerError> {
-    let name = raw.trim();
+    let name =
+        crate::text::clean(raw).map_err(|issue| CustomerError::invalid(field, issue.reason()))?;
+    let name = name.as_str();
     if name.is_empty() {
         return Err(CustomerError::invalid(field, "must not be empty"));
     }
@@ -84,24 +89,35 @@ pub fn optional_phone(raw: &str) -> Result<Option<String>, CustomerError> {
     if phone.is_empty() {
         return Ok(None);
     }
-    let body = phone.strip_prefix('+').unwrap_or(phone);
-    let digits = body.chars().filter(char::is_ascii_digit).count();
-    let well_formed = body
-        .chars()
-        .all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
-    if !well_formed
-        || !(MIN_PHONE_DIGITS..=MAX_PHONE_DIGITS).contains(&digits)
-        || phone.chars().count() > MAX_PHONE_CHARS
-    {
-        return Err(CustomerError::invalid(
+    let refuse = || {
+        Err(CustomerError::invalid(
             "phone",
             format!(
-                "must be {MIN_PHONE_DIGITS} to {MAX_PHONE_DIGITS} digits, optionally with a leading \
-                 '+', spaces or dashes, at most {MAX_PHONE_CHARS} characters"
+                "must be an international number: '+', the country code and the number, \
+                 {MIN_PHONE_DIGITS} to {MAX_PHONE_DIGITS} digits in all (spaces, dashes, dots \
+                 and parentheses are allowed and dropped), at most {MAX_PHONE_CHARS} characters"
             ),
-        ));
+        ))
+    };
+    if phone.chars().count() > MAX_PHONE_CHARS {
+        return refuse();
     }
-    Ok(Some(phone.to_owned()))
+    let Some(number) = phone.strip_prefix('+') else {
+        return refuse();
+    };
+    let mut digits = String::with_capacity(number.len());
+    for c in number.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return refuse(),
+        }
+    }
+    // E.164: the country code never starts with 0.
+    if !(MIN_PHONE_DIGITS..=MAX_PHONE_DIGITS).contains(&digits.len()) || digits.starts_with('0') {
+        return refuse();
+    }
+    Ok(Some(format!("+{digits}")))
 }
 
 /// A set of segment names: each 1 to [`MAX_SEGMENT_CHARS`] letters, digits, `-` or `_`; at most
@@ -156,7 +172,8 @@ impl Address {
     /// The address trimmed, with the country upper-cased, or the first invalid field.
     pub fn validated(self) -> Result<Self, CustomerError> {
         let required = |value: &str, field: &'static str| {
-            let value = value.trim();
+            let value = crate::text::clean(value)
+                .map_err(|issue| CustomerError::invalid(field, issue.reason()))?;
             if value.is_empty() {
                 Err(CustomerError::invalid(field, "must not be empty"))
             } else if value.chars().count() > MAX_ADDRESS_FIELD_CHARS {
@@ -165,18 +182,19 @@ impl Address {
                     format!("must be at most {MAX_ADDRESS_FIELD_CHARS} characters"),
                 ))
             } else {
-                Ok(value.to_owned())
+                Ok(value)
             }
         };
         let optional = |value: &str, field: &'static str| {
-            let value = value.trim();
+            let value = crate::text::clean(value)
+                .map_err(|issue| CustomerError::invalid(field, issue.reason()))?;
             if value.chars().count() > MAX_ADDRESS_FIELD_CHARS {
                 Err(CustomerError::invalid(
                     field,
                     format!("must be at most {MAX_ADDRESS_FIELD_CHARS} characters"),
                 ))
             } else {
-                Ok(value.to_owned())
+                Ok(value)
             }
         };
         let country = self.country.trim().to_ascii_uppercase();
