@@ -2,9 +2,12 @@
 //! value. Every free-text field of the domain goes through [`clean`]: Unicode NFC (so "é" typed
 //! as one character or as "e" and a combining accent is the same name), surrounding whitespace
 //! trimmed, and no characters that do not show — controls, format characters (zero-width
-//! spaces, bidirectional overrides, soft hyphens), unassigned and private-use code points,
-//! line and paragraph separators, the Hangul fillers. The zero-width (non-)joiners are kept:
-//! Persian, Indic and emoji spellings need them.
+//! spaces, bidirectional overrides, soft hyphens, tags), line and paragraph separators, the
+//! Hangul fillers and the braille blank. The zero-width (non-)joiners are kept: Persian, Indic
+//! and emoji spellings need them. Unassigned and private-use code points are kept too: a
+//! renderer shows them (as a box, or its own glyph), so they cannot make two values look alike
+//! any more than any other rare character — and the OpenAPI document, whose patterns are built
+//! from [`is_invisible`], can state exactly this set.
 
 use unicode_normalization::UnicodeNormalization as _;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
@@ -36,8 +39,6 @@ pub fn is_invisible(c: char) -> bool {
         c.general_category(),
         GeneralCategory::Control
             | GeneralCategory::Format
-            | GeneralCategory::Unassigned
-            | GeneralCategory::PrivateUse
             | GeneralCategory::Surrogate
             | GeneralCategory::LineSeparator
             | GeneralCategory::ParagraphSeparator
@@ -70,18 +71,23 @@ mod tests {
     #[test]
     fn characters_that_do_not_show_are_refused() {
         for text in [
-            "Ada\u{200B}", // zero-width space
-            "A\u{00AD}da", // soft hyphen
-            "Ada\u{202E}", // right-to-left override
-            "A\u{0007}da", // bell
-            "Ada\u{FEFF}", // byte order mark
-            "A\u{2028}da", // line separator
-            "\u{3164}",    // Hangul filler
-            "Ada\u{E000}", // private use
-            "Ada\u{0378}", // unassigned
+            "Ada\u{200B}",  // zero-width space
+            "A\u{00AD}da",  // soft hyphen
+            "Ada\u{202E}",  // right-to-left override
+            "A\u{0007}da",  // bell
+            "Ada\u{FEFF}",  // byte order mark
+            "A\u{2028}da",  // line separator
+            "\u{3164}",     // Hangul filler
+            "Ada\u{E0041}", // tag letter A
         ] {
             assert_eq!(clean(text), Err(TextIssue::Invisible), "{text:?}");
         }
+    }
+
+    #[test]
+    fn characters_a_renderer_shows_as_a_box_are_kept() {
+        assert!(clean("Ada\u{E000}").is_ok(), "private use");
+        assert!(clean("Ada\u{0378}").is_ok(), "unassigned");
     }
 
     #[test]

@@ -6,7 +6,8 @@ use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 
-use utoipa::openapi::schema::ArrayItems;
+use utoipa::openapi::link::{Link, LinkBuilder};
+use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Type};
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
@@ -36,13 +37,53 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         addresses::AddressBody,
     )),
     tags((name = "customers", description = "Customer profiles and segments")),
-    modifiers(&BearerTokens, &InputLimits)
+    modifiers(&BearerTokens, &InputLimits, &Links)
 )]
 pub struct ApiDoc;
 
 /// The limits the domain enforces, stated in the document from the same constants
 /// (`shopcore_domain::customer::limits`), so the contract and the server cannot drift apart.
 struct InputLimits;
+
+/// The characters `shopcore_domain::text` refuses, as the inside of a regular-expression
+/// class, computed from [`shopcore_domain::text::is_invisible`] itself so that the document
+/// and the server cannot disagree. BMP characters are written as `\uXXXX` escapes, the few
+/// beyond it (tags, musical format characters) as themselves.
+fn invisible_class() -> String {
+    use std::fmt::Write as _;
+    let escape = |c: char| {
+        if u32::from(c) <= 0xFFFF {
+            format!("\\u{:04X}", u32::from(c))
+        } else {
+            c.to_string()
+        }
+    };
+    let mut class = String::new();
+    let mut range: Option<(char, char)> = None;
+    let flush = |class: &mut String, (first, last): (char, char)| {
+        let _ = if first == last {
+            write!(class, "{}", escape(first))
+        } else {
+            write!(class, "{}-{}", escape(first), escape(last))
+        };
+    };
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        if shopcore_domain::text::is_invisible(c) {
+            range = match range {
+                Some((first, last)) if u32::from(last) + 1 == u32::from(c) => Some((first, c)),
+                Some(done) => {
+                    flush(&mut class, done);
+                    Some((c, c))
+                }
+                None => Some((c, c)),
+            };
+        }
+    }
+    if let Some(done) = range {
+        flush(&mut class, done);
+    }
+    class
+}
 
 /// Sets `maxLength` (and a `pattern`) on a string property of a schema.
 fn limit_string(
@@ -55,9 +96,10 @@ fn limit_string(
     let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else {
         return;
     };
+    let required = object.required.iter().any(|r| r == property);
     if let Some(RefOr::T(Schema::Object(field))) = object.properties.get_mut(property) {
         field.max_length = Some(max_length);
-        field.min_length = field.min_length.or(Some(0));
+        field.min_length = Some(usize::from(required));
         if let Some(pattern) = pattern {
             field.pattern = Some(pattern.to_owned());
         }
@@ -71,22 +113,60 @@ impl Modify for InputLimits {
             return;
         };
         let schemas = &mut components.schemas;
-        // The phone as typed: '+', then digits with optional separators.
-        let phone = r"^\s*\+[0-9 ().-]*\s*$|^\s*$";
+        // The phone as typed: '+', the country code (not 0) and 7 to 15 digits in all, with
+        // optional separators; empty (on update: remove it).
+        let phone = r"^\+[1-9]([ ().-]*[0-9]){6,14}[ ().-]*$|^$";
+        // Free text: no characters that do not show (controls, the common format characters,
+        // private use), and, where required, at least one that is not blank.
+        let invisible = invisible_class();
+        let optional_text = format!("^[^{invisible}]*$");
+        let required_text = format!("^[^{invisible}]*[^\\s{invisible}][^{invisible}]*$");
+        // What the domain checks of an e-mail: one '@', a local part, a dotted domain, no
+        // whitespace, controls or <>,; (and no invisible characters, see the README).
+        let email = format!(
+            "^[^@\\s<>,;{invisible}]+@[^@\\s<>,;.{invisible}]+(\\.[^@\\s<>,;.{invisible}]+)+$"
+        );
         for schema in ["CreateCustomer", "UpdateCustomer"] {
-            limit_string(schemas, schema, "email", MAX_EMAIL_CHARS, None);
-            limit_string(schemas, schema, "firstName", MAX_NAME_CHARS, None);
-            limit_string(schemas, schema, "lastName", MAX_NAME_CHARS, None);
+            limit_string(schemas, schema, "email", MAX_EMAIL_CHARS, Some(&email));
+            limit_string(
+                schemas,
+                schema,
+                "firstName",
+                MAX_NAME_CHARS,
+                Some(&required_text),
+            );
+            limit_string(
+                schemas,
+                schema,
+                "lastName",
+                MAX_NAME_CHARS,
+                Some(&required_text),
+            );
             limit_string(schemas, schema, "phone", MAX_PHONE_CHARS, Some(phone));
         }
-        for property in ["label", "line1", "line2", "city", "region", "postalCode"] {
+        for property in ["line1", "city"] {
+            let pattern = Some(required_text.as_str());
             limit_string(
                 schemas,
                 "AddressBody",
                 property,
                 MAX_ADDRESS_FIELD_CHARS,
-                None,
+                pattern,
             );
+        }
+        for property in ["label", "line2", "region", "postalCode"] {
+            let pattern = Some(optional_text.as_str());
+            limit_string(
+                schemas,
+                "AddressBody",
+                property,
+                MAX_ADDRESS_FIELD_CHARS,
+                pattern,
+            );
+        }
+        // An update names at least one field.
+        if let Some(RefOr::T(Schema::Object(update))) = schemas.get_mut("UpdateCustomer") {
+            update.min_properties = Some(1);
         }
         limit_string(schemas, "AddressBody", "country", 2, Some("^[A-Za-z]{2}$"));
         if let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut("AssignSegments") {
@@ -115,18 +195,87 @@ impl Modify for InputLimits {
             {
                 for parameter in operation.parameters.iter_mut().flatten() {
                     let (max_length, pattern) = match parameter.name.as_str() {
-                        "Idempotency-Key" => (200, r"^\s*[\x21-\x7E][\x20-\x7E]*$"),
-                        "Shopcore-Min-Position" => (40, r"^\s*[0-9]{1,19}-[0-9]{1,19}\s*$"),
-                        "If-Match" => (40, r#"^\s*(W/)?"?[0-9]{1,19}"?\s*$"#),
+                        "Idempotency-Key" => (200, r"^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$"),
+                        "Shopcore-Min-Position" => (37, r"^[0-9]{1,18}-[0-9]{1,18}$"),
+                        "If-Match" => (23, r#"^(W/)?"[0-9]{1,18}"$|^[0-9]{1,18}$"#),
                         _ => continue,
                     };
-                    if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
-                        schema.max_length = Some(max_length);
-                        schema.pattern = Some(pattern.to_owned());
-                    }
+                    // A header is a string or absent, never JSON null.
+                    parameter.schema = Some(RefOr::T(Schema::Object(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1))
+                            .max_length(Some(max_length))
+                            .pattern(Some(pattern))
+                            .build(),
+                    )));
                 }
             }
         }
+    }
+}
+
+/// Links from the answers that create something to the operations that take its id, so
+/// clients (and stateful contract tests) can follow them.
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let link = |operation: &str, parameters: &[(&str, &str)]| {
+            let mut link = LinkBuilder::new().operation_id(operation);
+            for (name, value) in parameters {
+                link = link.parameter(*name, *value);
+            }
+            link.build()
+        };
+        let customer = [("id", "$response.body#/id")];
+        let address = [
+            ("id", "$response.body#/id"),
+            ("addressId", "$response.body#/addresses/0/id"),
+        ];
+        let add = |path: &str,
+                   method: &str,
+                   status: &str,
+                   links: Vec<(&str, Link)>,
+                   openapi: &mut utoipa::openapi::OpenApi| {
+            let Some(item) = openapi.paths.paths.get_mut(path) else {
+                return;
+            };
+            let operation = match method {
+                "post" => item.post.as_mut(),
+                _ => None,
+            };
+            let Some(RefOr::T(response)) =
+                operation.and_then(|o| o.responses.responses.get_mut(status))
+            else {
+                return;
+            };
+            for (name, link) in links {
+                response.links.insert(name.to_owned(), RefOr::T(link));
+            }
+        };
+        add(
+            "/customers",
+            "post",
+            "201",
+            vec![
+                ("GetCustomer", link("get_customer", &customer)),
+                ("UpdateCustomer", link("update_customer", &customer)),
+                ("AssignSegments", link("assign_segments", &customer)),
+                ("AddAddress", link("add_address", &customer)),
+            ],
+            openapi,
+        );
+        add(
+            "/customers/{id}/addresses",
+            "post",
+            "201",
+            vec![
+                ("UpdateAddress", link("update_address", &address)),
+                ("RemoveAddress", link("remove_address", &address)),
+            ],
+            openapi,
+        );
     }
 }
 
@@ -194,6 +343,9 @@ impl Modify for BearerTokens {
 pub fn openapi_json() -> String {
     ApiDoc::openapi()
         .to_pretty_json()
+        // utoipa 5.5 writes a link's operationId as "operation_id", which OpenAPI does not
+        // know; the key appears nowhere else in the document.
+        .map(|json| json.replace("\"operation_id\":", "\"operationId\":"))
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 

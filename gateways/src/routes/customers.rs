@@ -377,6 +377,7 @@ pub async fn update_customer(
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Idempotency-Key already used with another request", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Version conflict", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn assign_segments(
