@@ -87,24 +87,21 @@ async fn caught_up(pool: &PgPool, timeout: Duration) -> anyhow::Result<LogPositi
 /// Appends a customer event as stored by the event store, bypassing the domain (the relay must
 /// cope with whatever the store holds).
 async fn insert(
-    pool: &PgPool,
+    pool: &sqlx::PgPool,
     customer: Uuid,
     sequence: i64,
     event_type: &str,
     payload: serde_json::Value,
 ) -> anyhow::Result<(LogPosition, Uuid)> {
-    let (tx, position, event_id): (i64, i64, Uuid) = sqlx::query_as(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         VALUES ('customer', $1, $2, $3, '1', $4, '{}'::jsonb)
-         RETURNING tx_id::text::bigint, position, event_id",
+    shopcore_event_store::testing::insert_raw_event(
+        pool,
+        "customer",
+        &customer.to_string(),
+        sequence,
+        event_type,
+        payload,
     )
-    .bind(customer.to_string())
-    .bind(sequence)
-    .bind(event_type)
-    .bind(payload)
-    .fetch_one(pool)
-    .await?;
-    Ok((LogPosition::new(tx as u64, position as u64), event_id))
+    .await
 }
 
 fn registered(customer: Uuid, first_name: &str) -> serde_json::Value {

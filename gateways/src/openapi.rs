@@ -85,6 +85,23 @@ fn invisible_class() -> String {
     class
 }
 
+/// Every operation of the document.
+fn operations(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    openapi.paths.paths.values_mut().flat_map(|path| {
+        [
+            &mut path.get,
+            &mut path.put,
+            &mut path.post,
+            &mut path.delete,
+            &mut path.patch,
+        ]
+        .into_iter()
+        .flatten()
+    })
+}
+
 /// Sets `maxLength` (and a `pattern`) on a string property of a schema.
 fn limit_string(
     schemas: &mut BTreeMap<String, RefOr<Schema>>,
@@ -182,34 +199,23 @@ impl Modify for InputLimits {
             }
         }
         // Headers: the idempotency key's length, the position token's form.
-        for path in openapi.paths.paths.values_mut() {
-            for operation in [
-                &mut path.get,
-                &mut path.put,
-                &mut path.post,
-                &mut path.delete,
-                &mut path.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                for parameter in operation.parameters.iter_mut().flatten() {
-                    let (max_length, pattern) = match parameter.name.as_str() {
-                        "Idempotency-Key" => (200, r"^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$"),
-                        "Shopcore-Min-Position" => (37, r"^[0-9]{1,18}-[0-9]{1,18}$"),
-                        "If-Match" => (23, r#"^(W/)?"[0-9]{1,18}"$|^[0-9]{1,18}$"#),
-                        _ => continue,
-                    };
-                    // A header is a string or absent, never JSON null.
-                    parameter.schema = Some(RefOr::T(Schema::Object(
-                        ObjectBuilder::new()
-                            .schema_type(Type::String)
-                            .min_length(Some(1))
-                            .max_length(Some(max_length))
-                            .pattern(Some(pattern))
-                            .build(),
-                    )));
-                }
+        for operation in operations(openapi) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                let (max_length, pattern) = match parameter.name.as_str() {
+                    "Idempotency-Key" => (200, r"^[\x21-\x7E]([\x20-\x7E]*[\x21-\x7E])?$"),
+                    "Shopcore-Min-Position" => (37, r"^[0-9]{1,18}-[0-9]{1,18}$"),
+                    "If-Match" => (23, r#"^(W/)?"[0-9]{1,18}"$|^[0-9]{1,18}$"#),
+                    _ => continue,
+                };
+                // A header is a string or absent, never JSON null.
+                parameter.schema = Some(RefOr::T(Schema::Object(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(max_length))
+                        .pattern(Some(pattern))
+                        .build(),
+                )));
             }
         }
     }
@@ -311,30 +317,19 @@ impl Modify for BearerTokens {
                 )
                 .build()
         };
-        for path in openapi.paths.paths.values_mut() {
-            for operation in [
-                &mut path.get,
-                &mut path.put,
-                &mut path.post,
-                &mut path.delete,
-                &mut path.patch,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                operation.security = Some(vec![SecurityRequirement::new(
-                    "bearer",
-                    Vec::<String>::new(),
-                )]);
-                operation.responses.responses.insert(
-                    "401".to_owned(),
-                    problem("No valid bearer token (`WWW-Authenticate` says why)").into(),
-                );
-                operation.responses.responses.insert(
-                    "403".to_owned(),
-                    problem("The token lacks the scope this needs (`scope` names it)").into(),
-                );
-            }
+        for operation in operations(openapi) {
+            operation.security = Some(vec![SecurityRequirement::new(
+                "bearer",
+                Vec::<String>::new(),
+            )]);
+            operation.responses.responses.insert(
+                "401".to_owned(),
+                problem("No valid bearer token (`WWW-Authenticate` says why)").into(),
+            );
+            operation.responses.responses.insert(
+                "403".to_owned(),
+                problem("The token lacks the scope this needs (`scope` names it)").into(),
+            );
         }
     }
 }

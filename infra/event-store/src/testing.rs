@@ -43,3 +43,32 @@ impl TestEventStore {
         Ok(())
     }
 }
+
+/// Appends one event as stored, around the domain and the append path: for tests that need an
+/// event the domain would never write (a poison event, an unknown type). Returns its place and
+/// id.
+pub async fn insert_raw_event(
+    pool: &sqlx::PgPool,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    sequence: i64,
+    event_type: &str,
+    payload: serde_json::Value,
+) -> anyhow::Result<(crate::LogPosition, uuid::Uuid)> {
+    let (tx, position, event_id): (i64, i64, uuid::Uuid) = sqlx::query_as(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ($1, $2, $3, $4, '1', $5, '{}'::jsonb)
+         RETURNING tx_id::text::bigint, position, event_id",
+    )
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(sequence)
+    .bind(event_type)
+    .bind(payload)
+    .fetch_one(pool)
+    .await?;
+    Ok((
+        crate::LogPosition::new(tx as u64, position as u64),
+        event_id,
+    ))
+}
