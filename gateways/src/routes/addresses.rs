@@ -11,7 +11,7 @@ use shopcore_auth::{Access, Principal};
 use shopcore_proto::customer::v1 as pb;
 use uuid::Uuid;
 
-use super::customers::{command_options, grpc_request, written};
+use super::customers::{command_options, send, written};
 use super::AppState;
 use crate::auth::BearerToken;
 use crate::correlation::CorrelationId;
@@ -93,13 +93,14 @@ pub async fn add_address(
         address: Some(body.into()),
         options: Some(command_options(&headers)?),
     };
-    let reply = state
-        .customers
-        .clone()
-        .add_address(grpc_request(request, &correlation, &token))
-        .await
-        .map_err(|status| Problem::from_status(&status))?
-        .into_inner();
+    let reply = send(
+        &state,
+        &correlation,
+        &token,
+        request,
+        |mut commands, request| async move { commands.add_address(request).await },
+    )
+    .await?;
     let location = format!("/customers/{id}/addresses/{}", reply.address_id);
     let mut response = written(StatusCode::CREATED, reply)?;
     if let Ok(location) = HeaderValue::from_str(&location) {
@@ -144,13 +145,14 @@ pub async fn update_address(
         address: Some(body.into()),
         options: Some(command_options(&headers)?),
     };
-    let reply = state
-        .customers
-        .clone()
-        .update_address(grpc_request(request, &correlation, &token))
-        .await
-        .map_err(|status| Problem::from_status(&status))?
-        .into_inner();
+    let reply = send(
+        &state,
+        &correlation,
+        &token,
+        request,
+        |mut commands, request| async move { commands.update_address(request).await },
+    )
+    .await?;
     written(StatusCode::OK, reply)
 }
 
@@ -186,12 +188,13 @@ pub async fn remove_address(
         address_id: path.address_id.to_string(),
         options: Some(command_options(&headers)?),
     };
-    let reply = state
-        .customers
-        .clone()
-        .remove_address(grpc_request(request, &correlation, &token))
-        .await
-        .map_err(|status| Problem::from_status(&status))?
-        .into_inner();
+    let reply = send(
+        &state,
+        &correlation,
+        &token,
+        request,
+        |mut commands, request| async move { commands.remove_address(request).await },
+    )
+    .await?;
     written(StatusCode::OK, reply)
 }

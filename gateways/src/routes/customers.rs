@@ -1,6 +1,7 @@
 //! `/customers`: create, read, update, assign segments. Writes become gRPC commands; reads come
 //! from the customer read model (Redis snapshot, else MySQL).
 
+use std::future::Future;
 use std::sync::LazyLock;
 use std::time::Instant;
 
@@ -16,7 +17,9 @@ use shopcore_projections::customer::read_model::ReadError;
 use shopcore_projections::customer::{AddressView, CustomerView};
 use shopcore_proto::common::v1::CommandOptions;
 use shopcore_proto::customer::v1 as pb;
+use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
 use shopcore_proto::ErrorCode;
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 use super::{min_position, AppState, POSITION_HEADER};
@@ -107,7 +110,7 @@ pub(super) fn command_options(headers: &HeaderMap) -> Result<CommandOptions, Pro
 }
 
 /// A gRPC request carrying the caller's token, the correlation id and trace context.
-pub(super) fn grpc_request<T>(
+fn grpc_request<T>(
     message: T,
     correlation: &CorrelationId,
     token: &BearerToken,
@@ -123,6 +126,30 @@ pub(super) fn grpc_request<T>(
         request.metadata_mut().insert("traceparent", value);
     }
     request
+}
+
+/// The client of the command service, as [`send`] hands it to a call.
+pub(super) type Commands = CustomerCommandsClient<Channel>;
+
+/// Sends a customer command with the caller's token, correlation id and trace context, and
+/// turns a failed call into its problem.
+pub(super) async fn send<M, F>(
+    state: &AppState,
+    correlation: &CorrelationId,
+    token: &BearerToken,
+    message: M,
+    call: impl FnOnce(Commands, tonic::Request<M>) -> F,
+) -> Result<pb::CustomerResult, Problem>
+where
+    F: Future<Output = Result<tonic::Response<pb::CustomerResult>, tonic::Status>>,
+{
+    call(
+        state.customers.clone(),
+        grpc_request(message, correlation, token),
+    )
+    .await
+    .map(tonic::Response::into_inner)
+    .map_err(|status| Problem::from_status(&status))
 }
 
 /// Answers a write from the command's own result: the customer as the command left it, its
@@ -268,13 +295,14 @@ async fn create(
         phone: body.phone,
         options: Some(options),
     };
-    let result = state
-        .customers
-        .clone()
-        .register_customer(grpc_request(request, correlation, token))
-        .await
-        .map_err(|status| Problem::from_status(&status))?
-        .into_inner();
+    let result = send(
+        state,
+        correlation,
+        token,
+        request,
+        |mut commands, request| async move { commands.register_customer(request).await },
+    )
+    .await?;
     written(StatusCode::CREATED, result)
 }
 
@@ -351,13 +379,14 @@ pub async fn update_customer(
         phone: body.phone,
         options: Some(command_options(&headers)?),
     };
-    let result = state
-        .customers
-        .clone()
-        .update_profile(grpc_request(request, &correlation, &token))
-        .await
-        .map_err(|status| Problem::from_status(&status))?
-        .into_inner();
+    let result = send(
+        &state,
+        &correlation,
+        &token,
+        request,
+        |mut commands, request| async move { commands.update_profile(request).await },
+    )
+    .await?;
     let response = written(StatusCode::OK, result);
     UPDATE_LATENCY.observe(started.elapsed().as_secs_f64());
     response
@@ -398,13 +427,14 @@ pub async fn assign_segments(
         segments: body.segments,
         options: Some(command_options(&headers)?),
     };
-    let result = state
-        .customers
-        .clone()
-        .assign_segments(grpc_request(request, &correlation, &token))
-        .await
-        .map_err(|status| Problem::from_status(&status))?
-        .into_inner();
+    let result = send(
+        &state,
+        &correlation,
+        &token,
+        request,
+        |mut commands, request| async move { commands.assign_segments(request).await },
+    )
+    .await?;
     let response = written(StatusCode::OK, result);
     UPDATE_LATENCY.observe(started.elapsed().as_secs_f64());
     response
