@@ -127,3 +127,16 @@ pub async fn connect_redis(url: &str) -> anyhow::Result<redis::aio::ConnectionMa
         .await
         .context("while connecting to Redis")
 }
+
+/// Starts a MySQL transaction that survives the cancellation of its caller. sqlx 0.8 counts a
+/// transaction only once `BEGIN` has answered; a caller dropped in between (an aborted
+/// projector task, a timeout) would return the connection to the pool inside a server-side
+/// transaction that nobody rolls back, and its next user would read an old snapshot. Here
+/// `BEGIN` runs in a task of its own: a cancelled caller leaves that task to finish, and the
+/// transaction it then drops is rolled back as usual.
+pub async fn begin(pool: &MySqlPool) -> Result<sqlx::Transaction<'static, MySql>, sqlx::Error> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|join| sqlx::Error::Io(std::io::Error::other(join.to_string())))?
+}

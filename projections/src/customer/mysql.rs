@@ -135,7 +135,7 @@ impl Projector for CustomerMysqlProjector {
         let Some(last) = events.last() else {
             return Ok(());
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::stores::begin(&self.pool).await?;
         lock_checkpoint(&mut tx, Self::NAME, checkpoint).await?;
         let customer_events: Vec<&StoredEvent> = events
             .iter()
@@ -179,7 +179,7 @@ impl Projector for CustomerMysqlProjector {
     }
 
     async fn reset(&self) -> Result<(), ProjectionError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = crate::stores::begin(&self.pool).await?;
         for table in [
             "customer_segments",
             "customer_addresses",
