@@ -285,13 +285,14 @@ fn every_domain_valid_customer_event_applies_to_mysql_and_redis() -> anyhow::Res
         .build()?;
     let db = runtime.block_on(TestEventStore::create())?;
     let mysql_url = format!(
-        "mysql://root@127.0.0.1:3306/shopcore_test_{}",
+        "{}/shopcore_test_{}",
+        shopcore_event_store::testing::mysql_server_url(),
         Uuid::new_v4().simple()
     );
     let world = runtime.block_on(async {
         let log = GlobalLog::new(db.store.pool().clone());
         let mysql = connect_mysql(&mysql_url).await?;
-        let redis = connect_redis("redis://127.0.0.1:6379").await?;
+        let redis = connect_redis(&shopcore_event_store::testing::redis_url()).await?;
         let prefix = format!("test:{}:", Uuid::new_v4().simple());
         let projectors: Vec<Arc<dyn Projector>> = vec![
             Arc::new(CustomerMysqlProjector::new(mysql.clone(), log.clone())),

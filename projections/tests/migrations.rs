@@ -6,8 +6,7 @@ use sqlx::MySql;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_start_ups_migrate_a_new_database_once() -> anyhow::Result<()> {
-    let server =
-        std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into());
+    let server = shopcore_event_store::testing::mysql_server_url();
     let url = format!(
         "{server}/shopcore_migrate_{}",
         uuid::Uuid::new_v4().simple()

@@ -78,7 +78,8 @@ async fn a_poison_event_halts_the_projector_right_before_it_naming_it() -> anyho
     .await?;
 
     let mysql_url = format!(
-        "mysql://root@127.0.0.1:3306/shopcore_test_{}",
+        "{}/shopcore_test_{}",
+        shopcore_event_store::testing::mysql_server_url(),
         Uuid::new_v4().simple()
     );
     let mysql = connect_mysql(&mysql_url).await?;

@@ -126,11 +126,12 @@ async fn killed_projectors_resume_without_loss_or_double_effect() -> anyhow::Res
     let head = log.head().await?;
 
     let mysql_url = format!(
-        "mysql://root@127.0.0.1:3306/shopcore_test_{}",
+        "{}/shopcore_test_{}",
+        shopcore_event_store::testing::mysql_server_url(),
         Uuid::new_v4().simple()
     );
     let mysql = connect_mysql(&mysql_url).await?;
-    let redis = connect_redis("redis://127.0.0.1:6379").await?;
+    let redis = connect_redis(&shopcore_event_store::testing::redis_url()).await?;
     let prefix = format!("test:{}:", Uuid::new_v4().simple());
 
     let mysql_projector = Arc::new(CustomerMysqlProjector::new(mysql.clone(), log.clone()));

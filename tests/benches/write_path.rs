@@ -112,15 +112,13 @@ async fn main() -> anyhow::Result<()> {
     let clients = env_number("BENCH_CLIENTS", 16) as usize;
     let phase = Duration::from_secs(seconds);
     let suffix = Uuid::new_v4().simple().to_string();
-    let server = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    let server = shopcore_event_store::testing::postgres_server_url();
     let database_url = format!("{server}/shopcore_bench_{suffix}");
     let mysql_url = format!(
         "{}/shopcore_bench_{suffix}",
-        std::env::var("TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+        shopcore_event_store::testing::mysql_server_url()
     );
-    let redis_url =
-        std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis_url = shopcore_event_store::testing::redis_url();
     let prefix = format!("bench:{suffix}:");
 
     let secret = format!("bench-secret-{}", Uuid::new_v4().simple());

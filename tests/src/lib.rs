@@ -182,13 +182,13 @@ impl TestApp {
         let suffix = Uuid::new_v4().simple().to_string();
         let database_url = format!(
             "{}/shopcore_e2e_{suffix}",
-            env_or("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+            shopcore_event_store::testing::postgres_server_url()
         );
         let mysql_url = format!(
             "{}/shopcore_e2e_{suffix}",
-            env_or("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+            shopcore_event_store::testing::mysql_server_url()
         );
-        let redis_url = env_or("TEST_REDIS_URL", "redis://127.0.0.1:6379");
+        let redis_url = shopcore_event_store::testing::redis_url();
         let redis_prefix = format!("e2e:{suffix}:");
         let auth_secret = format!("e2e-secret-{}", Uuid::new_v4().simple());
         let common = vec![

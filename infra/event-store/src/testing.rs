@@ -9,10 +9,31 @@ use sqlx::Postgres;
 use crate::store::{create_database_if_missing, StoreOptions};
 use crate::EventStore;
 
-/// The Postgres server tests use: `TEST_POSTGRES_URL`, else the local default.
+/// The URL of a server the tests use, from the environment variable `var`. `infra/test` sets
+/// them (`TEST_POSTGRES_URL`, `TEST_MYSQL_URL`, `TEST_REDIS_URL`) to the servers `infra/up`
+/// runs or the ones configured; in a shell, `eval "$(infra/up)"` does the same.
+///
+/// # Panics
+/// When `var` is not set: there is no server a test could assume.
+pub fn server_url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: run the tests with infra/test, or `eval \"$(infra/up)\"` first")
+    })
+}
+
+/// The Postgres server tests use (`TEST_POSTGRES_URL`), without a database name.
 pub fn postgres_server_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+    server_url("TEST_POSTGRES_URL")
+}
+
+/// The MariaDB server tests use (`TEST_MYSQL_URL`), without a database name.
+pub fn mysql_server_url() -> String {
+    server_url("TEST_MYSQL_URL")
+}
+
+/// The Redis server tests use (`TEST_REDIS_URL`).
+pub fn redis_url() -> String {
+    server_url("TEST_REDIS_URL")
 }
 
 /// A fresh, migrated event store database, dropped by [`TestEventStore::drop_database`].
