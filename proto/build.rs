@@ -4,6 +4,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "proto/shopcore/common/v1/command.proto",
         "proto/shopcore/customer/v1/customer.proto",
+        "proto/shopcore/catalog/v1/catalog.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={file}");

@@ -14,8 +14,10 @@ use shopcore_telemetry::process::{ops_router, Readiness};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use shopcore_proto::catalog::v1::product_commands_server::ProductCommandsServer;
 use shopcore_proto::customer::v1::customer_commands_server::CustomerCommandsServer;
 
+use crate::grpc::catalog::ProductService;
 use crate::grpc::customer::CustomerService;
 use crate::settings::CommandSettings;
 
@@ -88,6 +90,9 @@ impl CommandApp {
         health_reporter
             .set_serving::<CustomerCommandsServer<CustomerService>>()
             .await;
+        health_reporter
+            .set_serving::<ProductCommandsServer<ProductService>>()
+            .await;
         let pool = self.store.pool().clone();
         let ready = ops_router(Arc::new(move || {
             let pool = pool.clone();
@@ -118,7 +123,11 @@ impl CommandApp {
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha)
             .add_service(CustomerCommandsServer::with_interceptor(
-                CustomerService::new(self.store),
+                CustomerService::new(self.store.clone()),
+                authenticate(self.verifier.clone()),
+            ))
+            .add_service(ProductCommandsServer::with_interceptor(
+                ProductService::new(self.store),
                 authenticate(self.verifier),
             ))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)

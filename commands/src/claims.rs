@@ -1,6 +1,10 @@
 //! Unique claims per aggregate: which values a batch of events reserves or frees.
 
+use std::collections::BTreeMap;
+
+use shopcore_domain::catalog::{AttributeValue, Product, ProductEvent};
 use shopcore_domain::customer::{Customer, CustomerEvent};
+use uuid::Uuid;
 
 use shopcore_event_store::UniqueClaim;
 
@@ -36,6 +40,67 @@ impl UniqueClaims for Customer {
                     value: email.clone(),
                 });
                 current = email.clone();
+            }
+        }
+        claims
+    }
+}
+
+/// Scope of variant SKUs, unique across the catalog.
+pub const PRODUCT_SKU: &str = "product_sku";
+
+impl UniqueClaims for Product {
+    /// A variant claims its SKU when added or given a new one, and frees it when removed or
+    /// renamed; a discontinued product frees all of its SKUs.
+    fn unique_claims(before: &Self, events: &[ProductEvent]) -> Vec<UniqueClaim> {
+        let mut claims = Vec::new();
+        let mut skus: BTreeMap<Uuid, String> = before
+            .variants
+            .iter()
+            .map(|(id, variant)| (*id, variant.sku.clone()))
+            .collect();
+        let claim = |sku: &str| UniqueClaim::Claim {
+            scope: PRODUCT_SKU,
+            field: "sku",
+            value: sku.to_owned(),
+        };
+        let release = |sku: &str| UniqueClaim::Release {
+            scope: PRODUCT_SKU,
+            value: sku.to_owned(),
+        };
+        for event in events {
+            match event {
+                ProductEvent::ProductVariantAdded { variant } => {
+                    claims.push(claim(&variant.sku));
+                    skus.insert(variant.variant_id, variant.sku.clone());
+                }
+                ProductEvent::ProductVariantUpdated {
+                    variant_id,
+                    changes,
+                } => {
+                    let new_sku = changes
+                        .iter()
+                        .find(|c| c.field == "sku")
+                        .and_then(|c| match &c.new {
+                            Some(AttributeValue::Text(sku)) => Some(sku.clone()),
+                            _ => None,
+                        });
+                    if let Some(new_sku) = new_sku {
+                        if let Some(old) = skus.insert(*variant_id, new_sku.clone()) {
+                            claims.push(release(&old));
+                        }
+                        claims.push(claim(&new_sku));
+                    }
+                }
+                ProductEvent::ProductVariantRemoved { variant_id, sku } => {
+                    skus.remove(variant_id);
+                    claims.push(release(sku));
+                }
+                ProductEvent::ProductDiscontinued { .. } => {
+                    claims.extend(skus.values().map(|sku| release(sku)));
+                    skus.clear();
+                }
+                _ => {}
             }
         }
         claims

@@ -19,6 +19,15 @@ impl DomainRejection for shopcore_domain::customer::CustomerError {
     }
 }
 
+impl DomainRejection for shopcore_domain::catalog::ProductError {
+    fn kind(&self) -> DomainErrorKind {
+        self.kind()
+    }
+    fn field(&self) -> Option<&'static str> {
+        self.field()
+    }
+}
+
 /// Why a command did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {

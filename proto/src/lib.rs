@@ -2,6 +2,7 @@
 //!
 //! - [`common`]: options and results shared by every command.
 //! - [`customer`]: the `CustomerCommands` service.
+//! - [`catalog`]: the `ProductCommands` service.
 //! - [`ErrorCode`]: the one error-code enum, mapped to gRPC and HTTP statuses.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for server reflection.
 
@@ -12,6 +13,12 @@ pub use error_code::ErrorCode;
 pub mod common {
     pub mod v1 {
         tonic::include_proto!("shopcore.common.v1");
+    }
+}
+
+pub mod catalog {
+    pub mod v1 {
+        tonic::include_proto!("shopcore.catalog.v1");
     }
 }
 

@@ -1,7 +1,6 @@
 //! `CustomerCommands`: the Customer aggregate over gRPC.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use async_trait::async_trait;
 use tonic::{Request, Response, Status};
@@ -14,14 +13,12 @@ use shopcore_domain::customer::{
 };
 use shopcore_event_store::snapshot::SnapshotPolicy;
 use shopcore_event_store::{EventStore, GlobalLog, LogPosition};
-use shopcore_proto::common::v1::CommandOptions;
 use shopcore_proto::customer::v1 as pb;
 use shopcore_proto::customer::v1::customer_commands_server::CustomerCommands;
 
-use super::metrics::record_command;
 use super::{
-    command_context, command_result, command_status, denied, fingerprint, invalid, parse_uuid,
-    principal,
+    command_requests, command_result, denied, execute, invalid, new_id, parse_uuid, principal,
+    CommandRequest,
 };
 use crate::claims::CUSTOMER_EMAIL;
 use crate::pipeline::{CommandOutcome, CommandPipeline};
@@ -73,35 +70,30 @@ impl CustomerService {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn run(
+    /// Checks the caller's access to the customer, builds the command and runs it.
+    async fn run<M: CommandRequest>(
         &self,
         command_type: &'static str,
         access: Access,
-        (metadata, extensions): (&tonic::metadata::MetadataMap, &tonic::Extensions),
-        customer_id: &str,
-        (options, request_fingerprint): (Option<&CommandOptions>, Vec<u8>),
-        command: impl FnOnce(Uuid) -> Result<CustomerCommand, Status>,
+        request: Request<M>,
+        customer_id: impl FnOnce(&M) -> Result<Uuid, Status>,
+        command: impl FnOnce(M, Uuid) -> Result<CustomerCommand, Status>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let started = Instant::now();
-        let caller = principal(extensions)?;
-        // Registration may leave the id to the service: a new v7 UUID, never derived from the
-        // idempotency key (a retry finds the first id through the key's record).
-        let id = if command_type == "customer.register" && customer_id.trim().is_empty() {
-            Uuid::now_v7()
-        } else {
-            parse_uuid(customer_id, "customerId")?
-        };
+        let (metadata, extensions, message) = request.into_parts();
+        let caller = principal(&extensions)?;
+        let (message, options, fingerprint) = message.split();
+        let id = customer_id(&message)?;
         caller.customer(Some(id), access).map_err(denied)?;
-        let context =
-            command_context(command_type, caller, metadata, options, request_fingerprint)?;
-        let command = command(id)?;
-        let result = self
-            .pipeline
-            .execute(&id.to_string(), command, &context)
-            .await;
-        record_command(command_type, result.as_ref().err(), started.elapsed());
-        let outcome = result.map_err(command_status)?;
+        let command = command(message, id)?;
+        let outcome = execute(
+            &self.pipeline,
+            command_type,
+            (caller, &metadata),
+            (options, fingerprint),
+            id,
+            command,
+        )
+        .await?;
         let id = Uuid::parse_str(&outcome.aggregate_id).unwrap_or(id);
         Ok(Response::new(customer_result(id, &outcome)))
     }
@@ -167,32 +159,37 @@ fn address(address: Option<pb::Address>) -> Result<Address, Status> {
     })
 }
 
+command_requests!(
+    pb::RegisterCustomerRequest,
+    pb::UpdateProfileRequest,
+    pb::AddAddressRequest,
+    pb::UpdateAddressRequest,
+    pb::RemoveAddressRequest,
+    pb::AssignSegmentsRequest,
+);
+
+fn existing(customer_id: &str) -> Result<Uuid, Status> {
+    parse_uuid(customer_id, "customerId")
+}
+
 #[tonic::async_trait]
 impl CustomerCommands for CustomerService {
     async fn register_customer(
         &self,
         request: Request<pb::RegisterCustomerRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, extensions, request) = request.into_parts();
-        let options = request.options.clone();
-        let request_fingerprint = fingerprint(&{
-            let mut message = request.clone();
-            message.options = None;
-            message
-        });
         self.run(
             "customer.register",
             Access::Write,
-            (&metadata, &extensions),
-            &request.customer_id,
-            (options.as_ref(), request_fingerprint),
-            |customer_id| {
+            request,
+            |message| new_id(&message.customer_id, "customerId"),
+            |message, customer_id| {
                 Ok(CustomerCommand::Register {
                     customer_id,
-                    email: request.email,
-                    first_name: request.first_name,
-                    last_name: request.last_name,
-                    phone: request.phone,
+                    email: message.email,
+                    first_name: message.first_name,
+                    last_name: message.last_name,
+                    phone: message.phone,
                 })
             },
         )
@@ -203,25 +200,17 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::UpdateProfileRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, extensions, request) = request.into_parts();
-        let options = request.options.clone();
-        let request_fingerprint = fingerprint(&{
-            let mut message = request.clone();
-            message.options = None;
-            message
-        });
         self.run(
             "customer.update_profile",
             Access::Write,
-            (&metadata, &extensions),
-            &request.customer_id,
-            (options.as_ref(), request_fingerprint),
-            |_| {
+            request,
+            |message| existing(&message.customer_id),
+            |message, _| {
                 Ok(CustomerCommand::UpdateProfile(ProfileChanges {
-                    email: request.email,
-                    first_name: request.first_name,
-                    last_name: request.last_name,
-                    phone: request.phone,
+                    email: message.email,
+                    first_name: message.first_name,
+                    last_name: message.last_name,
+                    phone: message.phone,
                 }))
             },
         )
@@ -232,30 +221,19 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::AddAddressRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, extensions, request) = request.into_parts();
-        let options = request.options.clone();
-        let request_fingerprint = fingerprint(&{
-            let mut message = request.clone();
-            message.options = None;
-            message
-        });
         // An empty id lets the service pick one (so a retry with the same idempotency key is the
         // same request); a replay finds the first one from its event.
-        let address_id = match request.address_id.trim() {
-            "" => Uuid::now_v7(),
-            given => parse_uuid(given, "addressId")?,
-        };
+        let address_id = new_id(&request.get_ref().address_id, "addressId")?;
         let mut response = self
             .run(
                 "customer.add_address",
                 Access::Write,
-                (&metadata, &extensions),
-                &request.customer_id,
-                (options.as_ref(), request_fingerprint),
-                |_| {
+                request,
+                |message| existing(&message.customer_id),
+                |message, _| {
                     Ok(CustomerCommand::AddAddress {
                         address_id,
-                        address: address(request.address)?,
+                        address: address(message.address)?,
                     })
                 },
             )
@@ -278,23 +256,15 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::UpdateAddressRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, extensions, request) = request.into_parts();
-        let options = request.options.clone();
-        let request_fingerprint = fingerprint(&{
-            let mut message = request.clone();
-            message.options = None;
-            message
-        });
         self.run(
             "customer.update_address",
             Access::Write,
-            (&metadata, &extensions),
-            &request.customer_id,
-            (options.as_ref(), request_fingerprint),
-            |_| {
+            request,
+            |message| existing(&message.customer_id),
+            |message, _| {
                 Ok(CustomerCommand::UpdateAddress {
-                    address_id: parse_uuid(&request.address_id, "addressId")?,
-                    address: address(request.address)?,
+                    address_id: parse_uuid(&message.address_id, "addressId")?,
+                    address: address(message.address)?,
                 })
             },
         )
@@ -305,22 +275,14 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::RemoveAddressRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, extensions, request) = request.into_parts();
-        let options = request.options.clone();
-        let request_fingerprint = fingerprint(&{
-            let mut message = request.clone();
-            message.options = None;
-            message
-        });
         self.run(
             "customer.remove_address",
             Access::Write,
-            (&metadata, &extensions),
-            &request.customer_id,
-            (options.as_ref(), request_fingerprint),
-            |_| {
+            request,
+            |message| existing(&message.customer_id),
+            |message, _| {
                 Ok(CustomerCommand::RemoveAddress {
-                    address_id: parse_uuid(&request.address_id, "addressId")?,
+                    address_id: parse_uuid(&message.address_id, "addressId")?,
                 })
             },
         )
@@ -331,22 +293,14 @@ impl CustomerCommands for CustomerService {
         &self,
         request: Request<pb::AssignSegmentsRequest>,
     ) -> Result<Response<pb::CustomerResult>, Status> {
-        let (metadata, extensions, request) = request.into_parts();
-        let options = request.options.clone();
-        let request_fingerprint = fingerprint(&{
-            let mut message = request.clone();
-            message.options = None;
-            message
-        });
         self.run(
             "customer.assign_segments",
             Access::Segments,
-            (&metadata, &extensions),
-            &request.customer_id,
-            (options.as_ref(), request_fingerprint),
-            |_| {
+            request,
+            |message| existing(&message.customer_id),
+            |message, _| {
                 Ok(CustomerCommand::AssignSegments {
-                    segments: request.segments,
+                    segments: message.segments,
                 })
             },
         )

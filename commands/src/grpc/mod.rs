@@ -1,5 +1,6 @@
 //! The tonic services: one file per aggregate, plus request context and status mapping.
 
+pub mod catalog;
 pub mod customer;
 pub mod metrics;
 
@@ -139,6 +140,70 @@ pub fn principal(extensions: &tonic::Extensions) -> Result<&Principal, tonic::St
             None,
         )
     })
+}
+
+/// A command request: its [`CommandOptions`] travel beside it, the rest is what an idempotency
+/// key is bound to.
+pub trait CommandRequest: prost::Message + Sized {
+    fn options_mut(&mut self) -> &mut Option<CommandOptions>;
+
+    /// The request without its options, the options, and the request's [`fingerprint`].
+    fn split(mut self) -> (Self, Option<CommandOptions>, Vec<u8>) {
+        let options = self.options_mut().take();
+        let fingerprint = fingerprint(&self);
+        (self, options, fingerprint)
+    }
+}
+
+/// Implements [`CommandRequest`] for messages with an `options` field.
+macro_rules! command_requests {
+    ($($message:ty),* $(,)?) => {
+        $(impl $crate::grpc::CommandRequest for $message {
+            fn options_mut(&mut self) -> &mut Option<shopcore_proto::common::v1::CommandOptions> {
+                &mut self.options
+            }
+        })*
+    };
+}
+pub(crate) use command_requests;
+
+/// Runs one command of a gRPC call through `pipeline`: the context from the caller's token,
+/// metadata and options, the command metrics, the status of a failure.
+pub async fn execute<A>(
+    pipeline: &crate::pipeline::CommandPipeline<A>,
+    command_type: &'static str,
+    (principal, metadata): (&Principal, &MetadataMap),
+    (options, fingerprint): (Option<CommandOptions>, Vec<u8>),
+    aggregate_id: Uuid,
+    command: A::Command,
+) -> Result<CommandOutcome<A>, tonic::Status>
+where
+    A: cqrs_es::Aggregate + crate::claims::UniqueClaims + Clone,
+    A::Error: crate::error::DomainRejection,
+    A::Command: std::fmt::Debug,
+{
+    let started = std::time::Instant::now();
+    let context = command_context(
+        command_type,
+        principal,
+        metadata,
+        options.as_ref(),
+        fingerprint,
+    )?;
+    let result = pipeline
+        .execute(&aggregate_id.to_string(), command, &context)
+        .await;
+    metrics::record_command(command_type, result.as_ref().err(), started.elapsed());
+    result.map_err(command_status)
+}
+
+/// The id of a new aggregate or entity: the caller's UUID, or a new v7 UUID when it sent none
+/// (never derived from an idempotency key; a retry finds the first id through the key).
+pub fn new_id(value: &str, field: &str) -> Result<Uuid, tonic::Status> {
+    match value.trim() {
+        "" => Ok(Uuid::now_v7()),
+        given => parse_uuid(given, field),
+    }
 }
 
 /// SHA-256 of a command request as received, without its options: what an idempotency key

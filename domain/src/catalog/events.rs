@@ -67,6 +67,10 @@ impl ProductEvent {
     ];
 }
 
+/// Schema version of every product event. Change it with the events' shape: it is stored with
+/// each event, and snapshots of products taken under another version are ignored.
+pub const EVENT_SCHEMA_VERSION: &str = "1";
+
 impl DomainEvent for ProductEvent {
     fn event_type(&self) -> String {
         match self {
@@ -85,6 +89,6 @@ impl DomainEvent for ProductEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        EVENT_SCHEMA_VERSION.to_owned()
     }
 }

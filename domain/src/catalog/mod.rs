@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 pub use commands::{ProductChanges, ProductCommand};
 pub use errors::ProductError;
-pub use events::ProductEvent;
+pub use events::{ProductEvent, EVENT_SCHEMA_VERSION};
 pub use values::{AttributeValue, Attributes, FieldChange, MediaRef, ProductStatus, Variant};
 
 /// Which product, if any, holds a SKU in the catalog.

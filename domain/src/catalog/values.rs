@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization as _;
 use uuid::Uuid;
 
 use super::errors::ProductError;
@@ -122,13 +123,33 @@ pub(crate) fn apply_attribute_changes(attributes: &mut Attributes, changes: &[Fi
     }
 }
 
+/// Free text: NFC, trimmed, nothing invisible (see [`crate::text`]); line breaks and tabs are
+/// allowed where `multiline` (descriptions).
 fn bounded_text(
     raw: &str,
     field: &'static str,
     max: usize,
     required: bool,
 ) -> Result<String, ProductError> {
-    let text = raw.trim();
+    let multiline = field == "description";
+    // Line breaks and tabs of a description are kept; everything else that does not show is
+    // refused as in every other text field.
+    let text = if multiline {
+        let lines: Result<Vec<String>, _> = raw
+            .trim()
+            .split('\n')
+            .map(|line| {
+                line.split('\t')
+                    .map(|part| crate::text::clean(part.trim_end_matches('\r')))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|parts| parts.join("\t"))
+            })
+            .collect();
+        lines.map(|lines| lines.join("\n"))
+    } else {
+        crate::text::clean(raw)
+    }
+    .map_err(|issue| ProductError::invalid(field, issue.reason()))?;
     if required && text.is_empty() {
         return Err(ProductError::invalid(field, "must not be empty"));
     }
@@ -138,16 +159,7 @@ fn bounded_text(
             format!("must be at most {max} characters"),
         ));
     }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(ProductError::invalid(
-            field,
-            "must not contain control characters",
-        ));
-    }
-    Ok(text.to_owned())
+    Ok(text)
 }
 
 pub(crate) fn product_name(raw: &str) -> Result<String, ProductError> {
@@ -215,15 +227,16 @@ fn attribute_key(key: &str) -> Result<String, ProductError> {
 
 fn attribute_value(key: &str, value: AttributeValue) -> Result<AttributeValue, ProductError> {
     let text_ok = |text: &str| {
-        text.chars().count() <= MAX_ATTRIBUTE_TEXT_CHARS && !text.chars().any(char::is_control)
+        text.chars().count() <= MAX_ATTRIBUTE_TEXT_CHARS
+            && !text.chars().any(crate::text::is_invisible)
     };
     let invalid = |reason: &str| ProductError::invalid("attributes", format!("{key}: {reason}"));
     match value {
         AttributeValue::Text(text) => {
-            let text = text.trim().to_owned();
+            let text: String = text.nfc().collect::<String>().trim().to_owned();
             if !text_ok(&text) {
                 return Err(invalid(
-                    "text must be at most 1000 characters without control characters",
+                    "text must be at most 1000 characters without control, format or invisible characters",
                 ));
             }
             Ok(AttributeValue::Text(text))
@@ -232,7 +245,10 @@ fn attribute_value(key: &str, value: AttributeValue) -> Result<AttributeValue, P
             if items.len() > MAX_LIST_ITEMS {
                 return Err(invalid("a list has at most 50 items"));
             }
-            let items: Vec<String> = items.iter().map(|item| item.trim().to_owned()).collect();
+            let items: Vec<String> = items
+                .iter()
+                .map(|item| item.nfc().collect::<String>().trim().to_owned())
+                .collect();
             if items.iter().any(|item| item.is_empty() || !text_ok(item)) {
                 return Err(invalid(
                     "list items must be non-empty text of at most 1000 characters",
@@ -244,22 +260,32 @@ fn attribute_value(key: &str, value: AttributeValue) -> Result<AttributeValue, P
     }
 }
 
-/// Category ids: trimmed, non-empty, de-duplicated, in the given order.
+/// Whether `key` is a category key: lower-case ASCII letters and digits in groups joined by
+/// single '-' ("mens-shoes"), at most [`MAX_CATEGORY_CHARS`].
+pub fn is_category_key(key: &str) -> bool {
+    key.len() <= MAX_CATEGORY_CHARS
+        && !key.is_empty()
+        && key.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// Category keys: trimmed, lower-cased, de-duplicated, in the given order.
 pub(crate) fn categories(raw: &[String]) -> Result<Vec<String>, ProductError> {
     let mut out: Vec<String> = Vec::with_capacity(raw.len());
     for category in raw {
-        let category = category.trim();
-        if category.is_empty()
-            || category.chars().count() > MAX_CATEGORY_CHARS
-            || category.chars().any(char::is_control)
-        {
+        let category = category.trim().to_ascii_lowercase();
+        if !is_category_key(&category) {
             return Err(ProductError::invalid(
                 "categories",
-                format!("each category must be 1 to {MAX_CATEGORY_CHARS} characters"),
+                format!("each category is a key of lower-case letters and digits joined by '-', at most {MAX_CATEGORY_CHARS} characters"),
             ));
         }
-        if !out.iter().any(|c| c == category) {
-            out.push(category.to_owned());
+        if !out.contains(&category) {
+            out.push(category);
         }
     }
     if out.len() > MAX_CATEGORIES {

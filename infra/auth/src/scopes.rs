@@ -107,6 +107,19 @@ impl Principal {
         }
     }
 
+    /// Requires a platform token (not bound to a customer) with `scope`: back-office work such
+    /// as changing the catalog or prices, which no storefront session may do whatever its
+    /// scopes say.
+    pub fn platform(&self, scope: &'static str) -> Result<(), Denied> {
+        if self.customer_id.is_some() {
+            return Err(Denied {
+                scope,
+                reason: "a customer-bound token cannot do this".to_owned(),
+            });
+        }
+        self.require(scope)
+    }
+
     /// Whether this caller may `access` the customer `customer` (`None`: a customer not created
     /// yet, for [`Access::Write`]).
     pub fn customer(&self, customer: Option<Uuid>, access: Access) -> Result<(), Denied> {

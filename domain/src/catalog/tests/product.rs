@@ -404,3 +404,65 @@ fn payload_fields_are_camel_case() {
         serde_json::json!({"type": "integer", "value": 280})
     );
 }
+
+#[tokio::test]
+async fn text_is_normalised_and_invisible_characters_are_refused() {
+    let create_with =
+        |name: &str, description: &str, categories: Vec<String>| ProductCommand::CreateProduct {
+            product_id: ID,
+            name: name.into(),
+            description: description.into(),
+            brand: None,
+            attributes: attrs(&[("material", text("Cafe\u{301}"))]),
+            categories,
+            now: now(),
+        };
+    let events = framework(&[])
+        .given_no_previous_events()
+        .when_async(create_with(
+            "  Cre\u{300}me Shoe ",
+            "Line one\r\n\tindented\nline three",
+            vec![" Mens-Shoes".into(), "mens-shoes".into()],
+        ))
+        .await
+        .inspect_result()
+        .expect("valid product");
+    let ProductEvent::ProductCreated {
+        name,
+        description,
+        attributes,
+        categories,
+        ..
+    } = &events[0]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(name, "Crème Shoe", "NFC and trimmed");
+    assert_eq!(description, "Line one\n\tindented\nline three");
+    assert_eq!(attributes["material"], text("Café"));
+    assert_eq!(
+        categories,
+        &["mens-shoes"],
+        "keys lower-cased, duplicates dropped"
+    );
+
+    for (name, categories, field) in [
+        ("Shoe\u{200B}", vec![], "name"),
+        ("Shoe\u{202E}", vec![], "name"),
+        ("Shoe", vec!["mens shoes".to_string()], "categories"),
+        ("Shoe", vec!["mens--shoes".to_string()], "categories"),
+        ("Shoe", vec!["ünïcode".to_string()], "categories"),
+    ] {
+        let error = framework(&[])
+            .given_no_previous_events()
+            .when_async(create_with(name, "", categories.clone()))
+            .await
+            .inspect_result()
+            .expect_err(name);
+        assert_eq!(
+            error.field(),
+            Some(field),
+            "{name:?} {categories:?}: {error}"
+        );
+    }
+}
