@@ -14,6 +14,8 @@ use shopcore_telemetry::process::{ops_router, Readiness};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::catalog::couch::CatalogCouchProjector;
+use crate::couch::CouchDb;
 use crate::customer::mysql::CustomerMysqlProjector;
 use crate::customer::redis::CustomerRedisProjector;
 use crate::runtime::{ProjectionRunner, Projector};
@@ -28,6 +30,14 @@ pub async fn projectors(
     let log = connect_event_log(&settings.database_url, Duration::from_secs(60)).await?;
     let mysql = connect_mysql(&settings.mysql_url).await?;
     let redis = connect_redis(&settings.redis_url).await?;
+    let catalog = CatalogCouchProjector::new(
+        CouchDb::new(&settings.couchdb_url, &settings.couchdb_catalog_db)?,
+        log.clone(),
+    );
+    catalog
+        .prepare()
+        .await
+        .context("while preparing the CouchDB catalog database")?;
     let projectors: Vec<Arc<dyn Projector>> = vec![
         Arc::new(CustomerMysqlProjector::new(mysql, log.clone())),
         Arc::new(CustomerRedisProjector::new(
@@ -35,6 +45,7 @@ pub async fn projectors(
             log.clone(),
             settings.redis_key_prefix.clone(),
         )),
+        Arc::new(catalog),
     ];
     Ok((log, projectors))
 }

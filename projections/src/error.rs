@@ -12,6 +12,8 @@ pub enum ProjectionError {
     Mysql(#[from] sqlx::Error),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    #[error("{0}")]
+    Couch(#[from] crate::couch::CouchError),
     /// Another instance (or a rebuild) moved the checkpoint; the runner reloads it.
     #[error("checkpoint of {projector} moved from {expected} to {found} under us")]
     CheckpointMoved {
@@ -54,6 +56,9 @@ impl ProjectionError {
             // Redis refuses data only by type; everything else (OOM, READONLY, a lost
             // connection) passes.
             Self::Redis(error) => error.kind() == redis::ErrorKind::TypeError,
+            // CouchDB refusing the request itself (bad request, a validation function); a
+            // conflict, a server error or silence passes.
+            Self::Couch(error) => error.is_permanent(),
             _ => false,
         }
     }
@@ -64,6 +69,7 @@ impl ProjectionError {
             Self::EventStore(_) => "event_store",
             Self::Mysql(_) => "mysql",
             Self::Redis(_) => "redis",
+            Self::Couch(_) => "couchdb",
             Self::CheckpointMoved { .. } => "checkpoint_moved",
             Self::OutOfStep { .. } => "out_of_step",
             Self::Undecodable { .. } => "undecodable",

@@ -7,6 +7,9 @@
 //! - [`customer`]: the customer read model ([`customer::CustomerView`]), its MySQL projector
 //!   (transactional), its Redis snapshot projector (idempotent by version) and the queries the
 //!   gateway uses.
+//! - [`catalog`]: the product documents of the CouchDB catalog database and their projector
+//!   (idempotent by version, checkpoint in a `_local` document, Mango indexes it creates).
+//! - [`couch`]: a small client of the CouchDB HTTP API.
 //! - [`stores`]: connecting to MySQL (migrating it: this process owns that schema, or only
 //!   checking it, for the gateway), Redis, and the event store (schema checked, never migrated).
 //! - [`rebuild`]: replay the whole log into a fresh read model through the same projector code.
@@ -15,6 +18,8 @@
 //! - [`settings`]: its typed settings.
 
 pub mod app;
+pub mod catalog;
+pub mod couch;
 pub mod customer;
 pub mod error;
 pub mod rebuild;

@@ -27,6 +27,13 @@ pub struct ProjectionSettings {
     /// Prefix of every Redis key this deployment writes (isolates tests and tenants).
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
     pub redis_key_prefix: String,
+    /// CouchDB (or pouchdb-server) for the catalog documents; credentials in the URL are sent
+    /// as basic auth.
+    #[arg(long, env = "COUCHDB_URL", default_value = "http://127.0.0.1:5984")]
+    pub couchdb_url: String,
+    /// The catalog database in CouchDB. Created, with its indexes, when missing.
+    #[arg(long, env = "COUCHDB_CATALOG_DB", default_value = "shopcore_catalog")]
+    pub couchdb_catalog_db: String,
     /// Events per projector batch.
     #[arg(long, env = "PROJECTION_BATCH_SIZE", default_value_t = 500)]
     pub batch_size: u32,
@@ -46,6 +53,8 @@ impl std::fmt::Debug for ProjectionSettings {
             .field("mysql_url", &redact_url(&self.mysql_url))
             .field("redis_url", &redact_url(&self.redis_url))
             .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("couchdb_url", &redact_url(&self.couchdb_url))
+            .field("couchdb_catalog_db", &self.couchdb_catalog_db)
             .field("batch_size", &self.batch_size)
             .field("metrics_addr", &self.metrics_addr)
             .finish()

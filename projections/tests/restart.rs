@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rand::Rng as _;
 use shopcore_commands::grpc::customer::customer_snapshots;
 use shopcore_commands::metadata::CommandContext;
 use shopcore_commands::pipeline::CommandPipeline;
@@ -14,7 +13,7 @@ use shopcore_domain::customer::{
     Customer, CustomerCommand, CustomerEmailLookup, CustomerServices, ProfileChanges,
 };
 use shopcore_event_store::testing::TestEventStore;
-use shopcore_event_store::{GlobalLog, LogPosition};
+use shopcore_event_store::GlobalLog;
 use shopcore_projections::customer::mysql::{
     count_customers, find_customer, CustomerMysqlProjector,
 };
@@ -23,8 +22,10 @@ use shopcore_projections::customer::{CustomerView, AGGREGATE_TYPE};
 use shopcore_projections::runtime::{ProjectionRunner, Projector};
 use shopcore_projections::stores::{connect_mysql, connect_redis};
 use sqlx::migrate::MigrateDatabase;
-use tokio::sync::watch;
 use uuid::Uuid;
+
+mod common;
+use common::run_with_crashes;
 
 /// The store's unique claims guard e-mails; the test needs no lookup.
 struct NoEmailsTaken;
@@ -82,35 +83,6 @@ async fn seed_customers(pipeline: &CommandPipeline<Customer>) -> anyhow::Result<
         ids.push(id);
     }
     Ok(ids)
-}
-
-/// Runs the projector in a task and kills it after a random moment, again and again, until it
-/// has reached `head`. Returns how many times it was killed. When a life was too short to apply
-/// anything (a loaded machine), the next ones get longer, so the test ends on any machine.
-async fn run_with_crashes(runner: ProjectionRunner, head: LogPosition) -> anyhow::Result<u32> {
-    let mut kills = 0;
-    let mut longest_life_ms = 30;
-    let mut checkpoint = runner.projector().checkpoint().await?;
-    while checkpoint < head {
-        let (_stop, stopped) = watch::channel(false);
-        let task = {
-            let runner = runner.clone();
-            tokio::spawn(async move { runner.run(stopped).await })
-        };
-        let life = rand::rng().random_range(1..=longest_life_ms);
-        tokio::time::sleep(Duration::from_millis(life)).await;
-        task.abort();
-        let _ = task.await;
-        kills += 1;
-        let reached = runner.projector().checkpoint().await?;
-        longest_life_ms = if reached == checkpoint {
-            (longest_life_ms * 2).min(5_000)
-        } else {
-            30
-        };
-        checkpoint = reached;
-    }
-    Ok(kills)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -151,6 +151,8 @@ pub struct TestApp {
     pub mysql: sqlx::MySqlPool,
     pub redis: redis::aio::MultiplexedConnection,
     pub redis_prefix: String,
+    /// The deployment's own CouchDB catalog database.
+    pub catalog: shopcore_projections::couch::CouchDb,
     /// `http://…` of the projections process (`/metrics`, `/readyz`, `/status`).
     pub projections_url: String,
     /// `http://…` of the command service's `/metrics`, `/healthz`, `/readyz`.
@@ -190,6 +192,9 @@ impl TestApp {
         );
         let redis_url = shopcore_event_store::testing::redis_url();
         let redis_prefix = format!("e2e:{suffix}:");
+        let couchdb_url = env_or("COUCHDB_URL", "http://127.0.0.1:5984");
+        let catalog_db = format!("shopcore_e2e_{suffix}");
+        let catalog = shopcore_projections::couch::CouchDb::new(&couchdb_url, &catalog_db)?;
         let auth_secret = format!("e2e-secret-{}", Uuid::new_v4().simple());
         let common = vec![
             ("AUTH_JWT_SECRET", auth_secret.clone()),
@@ -197,6 +202,8 @@ impl TestApp {
             ("MYSQL_URL", mysql_url.clone()),
             ("REDIS_URL", redis_url.clone()),
             ("REDIS_KEY_PREFIX", redis_prefix.clone()),
+            ("COUCHDB_URL", couchdb_url.clone()),
+            ("COUCHDB_CATALOG_DB", catalog_db.clone()),
         ];
 
         let mut envs = common.clone();
@@ -241,6 +248,7 @@ impl TestApp {
             mysql,
             redis,
             redis_prefix,
+            catalog,
             projections_url: format!("http://{projections_addr}"),
             commands_ops_url: format!("http://{commands_ops_addr}"),
             database_url,
@@ -329,6 +337,7 @@ impl TestApp {
         use sqlx::migrate::MigrateDatabase as _;
         sqlx::Postgres::force_drop_database(&self.database_url).await?;
         sqlx::MySql::drop_database(&self.mysql_url).await?;
+        self.catalog.delete_database().await?;
         let keys: Vec<String> = redis::cmd("KEYS")
             .arg(format!("{}*", self.redis_prefix))
             .query_async(&mut self.redis)

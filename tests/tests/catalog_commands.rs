@@ -188,6 +188,24 @@ async fn products_variants_and_skus_unique_across_the_catalog() -> anyhow::Resul
     for result in results.iter().filter_map(|r| r.as_ref().err()) {
         assert_eq!(result.code(), Code::AlreadyExists, "{result:?}");
     }
+
+    // The projections process keeps the CouchDB catalog: the product's document arrives.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let doc = loop {
+        if let Some(doc) = app.catalog.get(&shoe).await? {
+            if doc["status"] == "discontinued" {
+                break doc;
+            }
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the product never reached CouchDB"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(doc["name"], "Runner");
+    assert_eq!(doc["skus"], serde_json::json!(["SHOE-42-B"]));
+    assert_eq!(doc["categories"], serde_json::json!(["mens-shoes", "sale"]));
     app.cleanup().await
 }
 
