@@ -38,7 +38,8 @@ async fn run(
 }
 
 /// Products with variants, renames, categories and a lifecycle: about 6 events each.
-async fn seed(pipeline: &CommandPipeline<Product>) -> anyhow::Result<Vec<Uuid>> {
+/// SKUs are `{tag}{n}-{size}`: unique across the catalog, so a second seed needs another tag.
+async fn seed(pipeline: &CommandPipeline<Product>, tag: &str) -> anyhow::Result<Vec<Uuid>> {
     let mut ids = Vec::new();
     let now = chrono::Utc::now();
     for n in 0..PRODUCTS {
@@ -65,7 +66,7 @@ async fn seed(pipeline: &CommandPipeline<Product>) -> anyhow::Result<Vec<Uuid>> 
                 id,
                 ProductCommand::AddVariant {
                     variant_id: Uuid::now_v7(),
-                    sku: format!("P{n}-{size}"),
+                    sku: format!("{tag}{n}-{size}"),
                     attributes: Attributes::from([(
                         "size".to_owned(),
                         AttributeValue::Integer(size),
@@ -127,7 +128,7 @@ fn couch(name: &str) -> anyhow::Result<CouchDb> {
 async fn killed_couch_projector_resumes_to_documents_equal_to_the_events() -> anyhow::Result<()> {
     let events = TestEventStore::create().await?;
     let pipeline = product_pipeline(events.store.clone());
-    let ids = seed(&pipeline).await?;
+    let ids = seed(&pipeline, "P").await?;
     let log = GlobalLog::new(events.store.pool().clone());
     let db = couch(&format!("shopcore_test_{}", Uuid::new_v4().simple()))?;
     let projector = Arc::new(CatalogCouchProjector::new(db.clone(), log.clone()));
@@ -216,5 +217,135 @@ async fn killed_couch_projector_resumes_to_documents_equal_to_the_events() -> an
     assert_eq!(projector.checkpoint().await?, log.head().await?);
 
     db.delete_database().await?;
+    events.drop_database().await
+}
+
+// --- CouchDB outage ------------------------------------------------------------------------
+
+fn pouchdb_binary() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("POUCHDB_BIN") {
+        return path.into();
+    }
+    let home = std::env::var_os("SHOPCORE_HOME")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".local/share/shopcore")
+        });
+    home.join("pouchdb/node_modules/.bin/pouchdb-server")
+}
+
+/// A pouchdb-server of this test's own, on disk, so that it can be killed and restarted
+/// without touching the shared one or losing what it acknowledged.
+struct OwnCouch {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnCouch {
+    async fn start(dir: &std::path::Path) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut couch = Self {
+            port,
+            dir: dir.to_path_buf(),
+            child: None,
+        };
+        couch.restart().await?;
+        Ok(couch)
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) -> anyhow::Result<()> {
+        let child = tokio::process::Command::new(pouchdb_binary())
+            .arg("--dir")
+            .arg(self.dir.join("data"))
+            .arg("--config")
+            .arg(self.dir.join("config.json"))
+            .arg("--port")
+            .arg(self.port.to_string())
+            .arg("--host")
+            .arg("127.0.0.1")
+            .arg("--no-color")
+            .current_dir(&self.dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        self.child = Some(child);
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        while client.get(self.url()).send().await.is_err() {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "pouchdb-server did not answer on {} within 60 s",
+                self.url()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// SIGKILL, as a crash would.
+    async fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_couchdb_outage_under_load_loses_nothing() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir_all(dir.path().join("data"))?;
+    let mut server = OwnCouch::start(dir.path()).await?;
+    let events = TestEventStore::create().await?;
+    let pipeline = product_pipeline(events.store.clone());
+    let log = GlobalLog::new(events.store.pool().clone());
+    let db = CouchDb::new(&server.url(), "catalog")?;
+    let projector = Arc::new(CatalogCouchProjector::new(db.clone(), log.clone()));
+    projector.prepare().await?;
+    let runner = ProjectionRunner::new(log.clone(), projector.clone(), 20);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let live = tokio::spawn({
+        let runner = runner.clone();
+        async move { runner.run(stopped).await }
+    });
+
+    // Products before the outage, and more while the server is down: the projector keeps
+    // failing to reach it, then resumes where it stopped.
+    let mut ids = seed(&pipeline, "A").await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while projector.checkpoint().await? == shopcore_event_store::LogPosition::START {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "nothing projected");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.kill().await?;
+    ids.extend(seed(&pipeline, "B").await?);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    server.restart().await?;
+
+    let head = log.head().await?;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
+    while projector.checkpoint().await? < head {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the projector did not catch up after the outage"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(true);
+    live.await?;
+    for id in &ids {
+        let (doc, _) = stored(&db, *id).await?;
+        assert_eq!(doc, expected(&log, *id).await?, "product {id}");
+    }
+    server.kill().await?;
     events.drop_database().await
 }

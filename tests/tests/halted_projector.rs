@@ -49,7 +49,11 @@ async fn a_halted_projector_is_loud_and_writes_still_answer() -> anyhow::Result<
             let body = response.json::<Value>().await?;
             let customers_halted = body["projectors"].as_array().is_some_and(|all| {
                 all.iter()
-                    .filter(|p| p["name"].as_str().is_some_and(|n| n.starts_with("customer_")))
+                    .filter(|p| {
+                        p["name"]
+                            .as_str()
+                            .is_some_and(|n| n.starts_with("customer_"))
+                    })
                     .all(|p| p["state"] == "halted")
             });
             if customers_halted {
