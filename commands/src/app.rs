@@ -14,11 +14,13 @@ use shopcore_telemetry::process::{ops_router, Readiness};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 
+use shopcore_proto::catalog::v1::category_commands_server::CategoryCommandsServer;
 use shopcore_proto::catalog::v1::product_commands_server::ProductCommandsServer;
 use shopcore_proto::customer::v1::customer_commands_server::CustomerCommandsServer;
 
 use crate::grpc::catalog::ProductService;
 use crate::grpc::customer::CustomerService;
+use crate::grpc::taxonomy::CategoryService;
 use crate::settings::CommandSettings;
 
 /// Creates the event store database when missing and runs its migrations. The command service
@@ -93,6 +95,9 @@ impl CommandApp {
         health_reporter
             .set_serving::<ProductCommandsServer<ProductService>>()
             .await;
+        health_reporter
+            .set_serving::<CategoryCommandsServer<CategoryService>>()
+            .await;
         let pool = self.store.pool().clone();
         let ready = ops_router(Arc::new(move || {
             let pool = pool.clone();
@@ -127,7 +132,11 @@ impl CommandApp {
                 authenticate(self.verifier.clone()),
             ))
             .add_service(ProductCommandsServer::with_interceptor(
-                ProductService::new(self.store),
+                ProductService::new(self.store.clone()),
+                authenticate(self.verifier.clone()),
+            ))
+            .add_service(CategoryCommandsServer::with_interceptor(
+                CategoryService::new(self.store),
                 authenticate(self.verifier),
             ))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)

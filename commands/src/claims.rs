@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use shopcore_domain::catalog::taxonomy::{Taxonomy, TaxonomyEvent};
 use shopcore_domain::catalog::{AttributeValue, Product, ProductEvent};
 use shopcore_domain::customer::{Customer, CustomerEvent};
 use uuid::Uuid;
@@ -43,6 +44,13 @@ impl UniqueClaims for Customer {
             }
         }
         claims
+    }
+}
+
+/// The category tree claims nothing: its one aggregate keeps its keys unique itself.
+impl UniqueClaims for Taxonomy {
+    fn unique_claims(_before: &Self, _events: &[TaxonomyEvent]) -> Vec<UniqueClaim> {
+        Vec::new()
     }
 }
 

@@ -28,6 +28,15 @@ impl DomainRejection for shopcore_domain::catalog::ProductError {
     }
 }
 
+impl DomainRejection for shopcore_domain::catalog::taxonomy::TaxonomyError {
+    fn kind(&self) -> DomainErrorKind {
+        self.kind()
+    }
+    fn field(&self) -> Option<&'static str> {
+        self.field()
+    }
+}
+
 /// Why a command did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {

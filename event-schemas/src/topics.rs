@@ -68,6 +68,18 @@ pub const TOPICS: &[TopicSpec] = &[
         description: "A product was created, changed, published, unpublished or discontinued. ProductUpdated and ProductVariantUpdated carry a field-level diff: each changed field with its old and new value.",
     },
     TopicSpec {
+        topic: "catalog.category.updated.v1",
+        context: "catalog",
+        aggregate_type: "taxonomy",
+        event_types: &[
+            "CategoryCreated",
+            "CategoryRenamed",
+            "CategoryMoved",
+            "CategoryRemoved",
+        ],
+        description: "The category tree changed: a category was created, renamed, moved (new parent or position) or removed. Keyed by the tree's id; consumers rebuild paths from parents.",
+    },
+    TopicSpec {
         topic: "pricing.updated.v1",
         context: "pricing",
         aggregate_type: "price_book",

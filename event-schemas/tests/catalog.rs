@@ -191,3 +191,40 @@ fn every_product_event_round_trips_through_its_topic_schema() {
         &Value::TimestampMicros(at.timestamp_micros())
     );
 }
+
+#[test]
+fn every_category_tree_event_round_trips_through_its_topic_schema() {
+    use shopcore_domain::catalog::taxonomy::{TaxonomyEvent, TAXONOMY_ID};
+    let events = vec![
+        TaxonomyEvent::CategoryCreated {
+            key: "mens-shoes".into(),
+            name: "Men's shoes".into(),
+            parent: Some("shoes".into()),
+            position: 2,
+        },
+        TaxonomyEvent::CategoryRenamed {
+            key: "mens-shoes".into(),
+            name: "Shoes for men".into(),
+        },
+        TaxonomyEvent::CategoryMoved {
+            key: "mens-shoes".into(),
+            parent: None,
+            position: 0,
+        },
+        TaxonomyEvent::CategoryRemoved {
+            key: "mens-shoes".into(),
+        },
+    ];
+    let decoded = support::round_trip("taxonomy", TAXONOMY_ID, TaxonomyEvent::EVENT_TYPES, &events);
+    assert!(decoded
+        .iter()
+        .all(|d| d.topic == "catalog.category.updated.v1"));
+    let created = &decoded[0];
+    assert_eq!(created.get("taxonomyId"), &s(TAXONOMY_ID));
+    assert_eq!(created.get("key"), &s("mens-shoes"));
+    assert_eq!(created.get("parent"), &some(s("shoes")));
+    assert_eq!(created.get("position"), &Value::Int(2));
+    assert_eq!(decoded[1].get("name"), &s("Shoes for men"));
+    assert_eq!(decoded[2].get("parent"), &null());
+    assert_eq!(decoded[3].get("key"), &s("mens-shoes"));
+}

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use cqrs_es::Aggregate;
 use shopcore_domain::cart::{Cart, CartEvent};
+use shopcore_domain::catalog::taxonomy::{Taxonomy, TaxonomyEvent};
 use shopcore_domain::catalog::{Product, ProductEvent};
 use shopcore_domain::customer::{Customer, CustomerEvent};
 use shopcore_domain::pricing::{
@@ -18,6 +19,7 @@ fn domain_event_types() -> Vec<(&'static str, &'static [&'static str])> {
     vec![
         (Customer::TYPE, CustomerEvent::EVENT_TYPES),
         (Product::TYPE, ProductEvent::EVENT_TYPES),
+        (Taxonomy::TYPE, TaxonomyEvent::EVENT_TYPES),
         (PriceBook::TYPE, PriceBookEvent::EVENT_TYPES),
         (PriceRule::TYPE, PriceRuleEvent::EVENT_TYPES),
         (Promotion::TYPE, PromotionEvent::EVENT_TYPES),

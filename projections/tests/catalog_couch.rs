@@ -37,6 +37,33 @@ async fn run(
     Ok(())
 }
 
+/// The categories the products name.
+async fn create_categories(store: &shopcore_event_store::EventStore) -> anyhow::Result<()> {
+    let tree = shopcore_commands::grpc::taxonomy::taxonomy_pipeline(store.clone());
+    let context = CommandContext::new("test.catalog", "catalog-couch-test");
+    for (key, parent) in [
+        ("shoes", None),
+        ("range-0", Some("shoes")),
+        ("range-1", Some("shoes")),
+        ("range-2", Some("shoes")),
+        ("range-3", None),
+    ] {
+        let command = shopcore_domain::catalog::taxonomy::TaxonomyCommand::CreateCategory {
+            key: key.into(),
+            name: key.into(),
+            parent: parent.map(str::to_owned),
+            position: 0,
+        };
+        tree.execute(
+            shopcore_domain::catalog::taxonomy::TAXONOMY_ID,
+            command,
+            &context,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Products with variants, renames, categories and a lifecycle: about 6 events each.
 /// SKUs are `{tag}{n}-{size}`: unique across the catalog, so a second seed needs another tag.
 async fn seed(pipeline: &CommandPipeline<Product>, tag: &str) -> anyhow::Result<Vec<Uuid>> {
@@ -127,6 +154,7 @@ fn couch(name: &str) -> anyhow::Result<CouchDb> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killed_couch_projector_resumes_to_documents_equal_to_the_events() -> anyhow::Result<()> {
     let events = TestEventStore::create().await?;
+    create_categories(&events.store).await?;
     let pipeline = product_pipeline(events.store.clone());
     let ids = seed(&pipeline, "P").await?;
     let log = GlobalLog::new(events.store.pool().clone());
@@ -306,6 +334,7 @@ async fn a_couchdb_outage_under_load_loses_nothing() -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.path().join("data"))?;
     let mut server = OwnCouch::start(dir.path()).await?;
     let events = TestEventStore::create().await?;
+    create_categories(&events.store).await?;
     let pipeline = product_pipeline(events.store.clone());
     let log = GlobalLog::new(events.store.pool().clone());
     let db = CouchDb::new(&server.url(), "catalog")?;

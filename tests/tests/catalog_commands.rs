@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use shopcore_auth::scopes::{MANAGE_PRODUCTS, VIEW_PRODUCTS};
 use shopcore_e2e::TestApp;
 use shopcore_proto::catalog::v1 as pb;
+use shopcore_proto::catalog::v1::category_commands_client::CategoryCommandsClient;
 use shopcore_proto::catalog::v1::product_commands_client::ProductCommandsClient;
 use shopcore_proto::common::v1::CommandOptions;
 use shopcore_proto::decode_error_detail;
@@ -14,10 +15,22 @@ use tonic::transport::Channel;
 use tonic::Code;
 use uuid::Uuid;
 
+/// A product client, after creating the categories the tests' products name.
 async fn client(app: &TestApp) -> anyhow::Result<ProductCommandsClient<Channel>> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.grpc_addr))?
         .connect()
         .await?;
+    let mut tree = CategoryCommandsClient::new(channel.clone());
+    for key in ["mens-shoes", "sale"] {
+        tree.create_category(app.grpc(pb::CreateCategoryRequest {
+            key: key.into(),
+            name: key.into(),
+            parent: None,
+            position: 0,
+            options: None,
+        }))
+        .await?;
+    }
     Ok(ProductCommandsClient::new(channel))
 }
 
@@ -294,6 +307,18 @@ async fn idempotent_variants_bad_input_and_access() -> anyhow::Result<()> {
         decode_error_detail(&error).map(|d| d.field),
         Some("name".into())
     );
+    let mut uncategorised = create("Clog");
+    uncategorised.categories = vec!["sale".into(), "no-such-category".into()];
+    let error = products
+        .create_product(app.grpc(uncategorised))
+        .await
+        .expect_err("a category the tree does not have");
+    assert_eq!(error.code(), Code::InvalidArgument);
+    assert_eq!(
+        decode_error_detail(&error).map(|d| d.field),
+        Some("categories".into())
+    );
+    assert!(error.message().contains("no-such-category"), "{}", error.message());
     let unknown = products
         .publish_product(app.grpc(lifecycle(&Uuid::now_v7().to_string(), None)))
         .await

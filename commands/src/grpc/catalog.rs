@@ -35,6 +35,7 @@ pub fn product_snapshots() -> SnapshotPolicy {
 pub fn product_pipeline(store: EventStore) -> CommandPipeline<Product> {
     let services = ProductServices {
         skus: Arc::new(ClaimedSkus(store.clone())),
+        categories: Arc::new(super::taxonomy::TaxonomyCategories(store.clone())),
     };
     CommandPipeline::new(store, services, product_snapshots())
 }
@@ -101,7 +102,7 @@ impl ProductService {
             command_type,
             (caller, &metadata),
             (options, fingerprint),
-            id,
+            &id.to_string(),
             command,
         )
         .await?;

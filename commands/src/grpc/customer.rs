@@ -90,7 +90,7 @@ impl CustomerService {
             command_type,
             (caller, &metadata),
             (options, fingerprint),
-            id,
+            &id.to_string(),
             command,
         )
         .await?;

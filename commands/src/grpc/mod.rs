@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod customer;
 pub mod metrics;
+pub mod taxonomy;
 
 use shopcore_auth::{Denied, Principal};
 use tonic::metadata::MetadataMap;
@@ -174,7 +175,7 @@ pub async fn execute<A>(
     command_type: &'static str,
     (principal, metadata): (&Principal, &MetadataMap),
     (options, fingerprint): (Option<CommandOptions>, Vec<u8>),
-    aggregate_id: Uuid,
+    aggregate_id: &str,
     command: A::Command,
 ) -> Result<CommandOutcome<A>, tonic::Status>
 where
@@ -190,9 +191,7 @@ where
         options.as_ref(),
         fingerprint,
     )?;
-    let result = pipeline
-        .execute(&aggregate_id.to_string(), command, &context)
-        .await;
+    let result = pipeline.execute(aggregate_id, command, &context).await;
     metrics::record_command(command_type, result.as_ref().err(), started.elapsed());
     result.map_err(command_status)
 }

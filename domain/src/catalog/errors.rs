@@ -27,7 +27,9 @@ pub enum ProductError {
     Discontinued,
     #[error("variants: a product needs at least one variant to be published")]
     NoVariants,
-    #[error("sku lookup failed: {0}")]
+    #[error("categories: no category {0}")]
+    UnknownCategory(String),
+    #[error("lookup failed: {0}")]
     LookupFailed(String),
 }
 
@@ -42,7 +44,9 @@ impl ProductError {
     /// How adapters should report this rejection.
     pub fn kind(&self) -> DomainErrorKind {
         match self {
-            Self::InvalidField { .. } | Self::EmptyUpdate => DomainErrorKind::InvalidArgument,
+            Self::InvalidField { .. } | Self::EmptyUpdate | Self::UnknownCategory(_) => {
+                DomainErrorKind::InvalidArgument
+            }
             Self::NotCreated | Self::UnknownVariant(_) => DomainErrorKind::NotFound,
             Self::AlreadyCreated
             | Self::DuplicateSku(_)
@@ -61,6 +65,7 @@ impl ProductError {
             Self::UnknownVariant(_) | Self::VariantAlreadyExists(_) => Some("variantId"),
             Self::MediaAlreadyAttached(_) => Some("media.mediaId"),
             Self::NoVariants => Some("variants"),
+            Self::UnknownCategory(_) => Some("categories"),
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 //! - [`commands`]: what a caller may ask ([`ProductCommand`]).
 //! - [`events`]: what happened ([`ProductEvent`]); updates carry a field-level diff.
 //! - [`errors`]: why a command was rejected ([`ProductError`]).
+//! - [`taxonomy`]: the category tree, one aggregate ([`taxonomy::Taxonomy`]).
 //! - [`values`]: attributes, variants, media references, validation and the diff.
 //! - this file: the aggregate state, `handle` (decide) and `apply` (fold).
 //!
@@ -14,6 +15,7 @@
 pub mod commands;
 pub mod errors;
 pub mod events;
+pub mod taxonomy;
 pub mod values;
 
 #[cfg(test)]
@@ -41,10 +43,18 @@ pub trait SkuCatalog: Send + Sync {
     async fn sku_owner(&self, sku: &str) -> Result<Option<Uuid>, String>;
 }
 
+/// Which category keys the catalog's taxonomy has.
+#[async_trait]
+pub trait CategoryDirectory: Send + Sync {
+    /// Those of `keys` that name no category, in the given order.
+    async fn unknown(&self, keys: &[String]) -> Result<Vec<String>, String>;
+}
+
 /// What the Product aggregate needs from outside.
 #[derive(Clone)]
 pub struct ProductServices {
     pub skus: Arc<dyn SkuCatalog>,
+    pub categories: Arc<dyn CategoryDirectory>,
 }
 
 /// The state a command needs to be decided; rebuilt from the product's events.
@@ -91,6 +101,23 @@ impl Product {
         match services.skus.sku_owner(sku).await {
             Ok(Some(owner)) if owner != me => Err(ProductError::DuplicateSku(sku.to_owned())),
             Ok(_) => Ok(()),
+            Err(reason) => Err(ProductError::LookupFailed(reason)),
+        }
+    }
+
+    /// Rejects category keys the taxonomy does not have.
+    async fn ensure_categories_exist(
+        categories: &[String],
+        services: &ProductServices,
+    ) -> Result<(), ProductError> {
+        if categories.is_empty() {
+            return Ok(());
+        }
+        match services.categories.unknown(categories).await {
+            Ok(unknown) => match unknown.into_iter().next() {
+                Some(key) => Err(ProductError::UnknownCategory(key)),
+                None => Ok(()),
+            },
             Err(reason) => Err(ProductError::LookupFailed(reason)),
         }
     }
@@ -185,13 +212,19 @@ impl Aggregate for Product {
                 if self.id.is_some() {
                     return Err(ProductError::AlreadyCreated);
                 }
+                let name = values::product_name(&name)?;
+                let description = values::description(&description)?;
+                let brand = brand.map(|b| values::brand(&b)).transpose()?.flatten();
+                let attributes = values::attributes(attributes)?;
+                let categories = values::categories(&categories)?;
+                Self::ensure_categories_exist(&categories, services).await?;
                 ProductEvent::ProductCreated {
                     product_id,
-                    name: values::product_name(&name)?,
-                    description: values::description(&description)?,
-                    brand: brand.map(|b| values::brand(&b)).transpose()?.flatten(),
-                    attributes: values::attributes(attributes)?,
-                    categories: values::categories(&categories)?,
+                    name,
+                    description,
+                    brand,
+                    attributes,
+                    categories,
                     created_at: now,
                 }
             }
@@ -263,6 +296,12 @@ impl Aggregate for Product {
                 if wanted == self.categories {
                     return Ok(());
                 }
+                let new: Vec<String> = wanted
+                    .iter()
+                    .filter(|c| !self.categories.contains(c))
+                    .cloned()
+                    .collect();
+                Self::ensure_categories_exist(&new, services).await?;
                 let added = wanted
                     .iter()
                     .filter(|c| !self.categories.contains(c))

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use apache_avro::types::Value;
+use shopcore_domain::catalog::taxonomy::TaxonomyEvent;
 use shopcore_domain::catalog::{
     AttributeValue, Attributes, FieldChange, MediaRef, ProductEvent, Variant,
 };
@@ -61,6 +62,42 @@ pub(super) fn to_record(event: &EventEnvelope<'_>) -> Result<Value, EncodeError>
         ProductEvent::ProductDiscontinued { discontinued_at } => {
             head.timestamp("discontinuedAt", discontinued_at)
         }
+    }
+    .build())
+}
+
+/// A category tree event: the tree's id, the category's key and what changed.
+pub(super) fn taxonomy_record(event: &EventEnvelope<'_>) -> Result<Value, EncodeError> {
+    let domain: TaxonomyEvent = domain_event(event)?;
+    let head = Record::event(
+        event,
+        "taxonomyId",
+        Value::String(event.aggregate_id.to_owned()),
+    );
+    let position = |position: u32| i32::try_from(position).unwrap_or(i32::MAX);
+    Ok(match domain {
+        TaxonomyEvent::CategoryCreated {
+            key,
+            name,
+            parent,
+            position: at,
+        } => head
+            .string("key", key)
+            .string("name", name)
+            .optional("parent", parent.map(Value::String))
+            .int("position", position(at)),
+        TaxonomyEvent::CategoryRenamed { key, name } => {
+            head.string("key", key).string("name", name)
+        }
+        TaxonomyEvent::CategoryMoved {
+            key,
+            parent,
+            position: at,
+        } => head
+            .string("key", key)
+            .optional("parent", parent.map(Value::String))
+            .int("position", position(at)),
+        TaxonomyEvent::CategoryRemoved { key } => head.string("key", key),
     }
     .build())
 }

@@ -25,6 +25,7 @@ pub(crate) fn to_record(event: &EventEnvelope<'_>) -> Result<Value, EncodeError>
     match event.aggregate_type {
         "customer" => customer::to_record(event),
         "product" => catalog::to_record(event),
+        "taxonomy" => catalog::taxonomy_record(event),
         "price_book" | "price_rule" | "promotion" | "currency_rate" => pricing::to_record(event),
         "cart" => cart::to_record(event),
         _ => Err(EncodeError::Unmapped {

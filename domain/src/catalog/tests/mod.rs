@@ -41,10 +41,25 @@ pub(super) fn now() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
+/// The taxonomy of the tests: every key the tests use but `missing`.
+pub(super) struct FakeCategories;
+
+#[async_trait]
+impl CategoryDirectory for FakeCategories {
+    async fn unknown(&self, keys: &[String]) -> Result<Vec<String>, String> {
+        Ok(keys
+            .iter()
+            .filter(|k| k.contains("missing"))
+            .cloned()
+            .collect())
+    }
+}
+
 pub(super) fn framework(taken: &[(&str, Uuid)]) -> TestFramework<Product> {
     let skus = taken.iter().map(|(s, id)| (s.to_string(), *id)).collect();
     TestFramework::with(ProductServices {
         skus: Arc::new(FakeSkus(skus)),
+        categories: Arc::new(FakeCategories),
     })
 }
 

@@ -466,3 +466,33 @@ async fn text_is_normalised_and_invisible_characters_are_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn categories_must_exist_in_the_taxonomy() {
+    let command = ProductCommand::CreateProduct {
+        product_id: ID,
+        name: "Shoe".into(),
+        description: String::new(),
+        brand: None,
+        attributes: Attributes::new(),
+        categories: vec!["shoes".into(), "missing-one".into()],
+        now: now(),
+    };
+    let error = framework(&[])
+        .given_no_previous_events()
+        .when_async(command)
+        .await
+        .inspect_result()
+        .expect_err("unknown category");
+    assert_eq!(error, ProductError::UnknownCategory("missing-one".into()));
+    assert_eq!(error.field(), Some("categories"));
+    let error = framework(&[])
+        .given(vec![created()])
+        .when_async(ProductCommand::AssignCategories {
+            categories: vec!["missing-two".into()],
+        })
+        .await
+        .inspect_result()
+        .expect_err("unknown category");
+    assert_eq!(error, ProductError::UnknownCategory("missing-two".into()));
+}
