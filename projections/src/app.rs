@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::catalog::couch::CatalogCouchProjector;
+use crate::catalog::taxonomy::TaxonomyMysqlProjector;
 use crate::couch::CouchDb;
 use crate::customer::mysql::CustomerMysqlProjector;
 use crate::customer::redis::CustomerRedisProjector;
@@ -39,7 +40,8 @@ pub async fn projectors(
         .await
         .context("while preparing the CouchDB catalog database")?;
     let projectors: Vec<Arc<dyn Projector>> = vec![
-        Arc::new(CustomerMysqlProjector::new(mysql, log.clone())),
+        Arc::new(CustomerMysqlProjector::new(mysql.clone(), log.clone())),
+        Arc::new(TaxonomyMysqlProjector::new(mysql)),
         Arc::new(CustomerRedisProjector::new(
             redis,
             log.clone(),

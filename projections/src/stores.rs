@@ -5,9 +5,12 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use shopcore_event_store::LogPosition;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::mysql::MySqlPoolOptions;
-use sqlx::{MySql, MySqlPool};
+use sqlx::{MySql, MySqlPool, Transaction};
+
+use crate::error::ProjectionError;
 
 /// Migrations of the MySQL read-model database.
 pub static MYSQL_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../infra/migrations/mysql");
@@ -139,4 +142,69 @@ pub async fn begin(pool: &MySqlPool) -> Result<sqlx::Transaction<'static, MySql>
     tokio::spawn(async move { pool.begin().await })
         .await
         .map_err(|join| sqlx::Error::Io(std::io::Error::other(join.to_string())))?
+}
+
+// --- checkpoints of transactional MySQL projectors -----------------------------------------
+
+/// A checkpoint row: `tx_id` is NULL for a checkpoint of the old scheme (positions only).
+pub(crate) async fn checkpoint_row(
+    pool: &MySqlPool,
+    name: &str,
+) -> Result<Option<(Option<u64>, u64)>, sqlx::Error> {
+    sqlx::query_as("SELECT tx_id, position FROM projection_checkpoints WHERE name = ?")
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The checkpoint of a MySQL projector as readers see it. A checkpoint of the old scheme,
+/// not converted yet by its projector, reads as "before every event of the new scheme".
+pub async fn mysql_checkpoint(pool: &MySqlPool, name: &str) -> Result<LogPosition, sqlx::Error> {
+    Ok(match checkpoint_row(pool, name).await? {
+        Some((Some(tx), position)) => LogPosition::new(tx, position),
+        Some((None, _)) | None => LogPosition::START,
+    })
+}
+
+/// Locks the checkpoint row of `name` and checks it is still `expected`.
+pub(crate) async fn lock_checkpoint(
+    tx: &mut Transaction<'_, MySql>,
+    name: &str,
+    expected: LogPosition,
+) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "INSERT IGNORE INTO projection_checkpoints (name, tx_id, position) VALUES (?, 0, 0)",
+    )
+    .bind(name)
+    .execute(&mut **tx)
+    .await?;
+    let (found_tx, found_position): (Option<u64>, u64) = sqlx::query_as(
+        "SELECT tx_id, position FROM projection_checkpoints WHERE name = ? FOR UPDATE",
+    )
+    .bind(name)
+    .fetch_one(&mut **tx)
+    .await?;
+    let found = LogPosition::new(found_tx.unwrap_or(0), found_position);
+    if found_tx.is_none() || found != expected {
+        return Err(ProjectionError::CheckpointMoved {
+            projector: name.to_owned(),
+            expected: expected.to_string(),
+            found: found.to_string(),
+        });
+    }
+    Ok(())
+}
+
+pub(crate) async fn move_checkpoint(
+    tx: &mut Transaction<'_, MySql>,
+    name: &str,
+    position: LogPosition,
+) -> Result<(), ProjectionError> {
+    sqlx::query("UPDATE projection_checkpoints SET tx_id = ?, position = ? WHERE name = ?")
+        .bind(position.tx)
+        .bind(position.position)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

@@ -318,7 +318,11 @@ async fn idempotent_variants_bad_input_and_access() -> anyhow::Result<()> {
         decode_error_detail(&error).map(|d| d.field),
         Some("categories".into())
     );
-    assert!(error.message().contains("no-such-category"), "{}", error.message());
+    assert!(
+        error.message().contains("no-such-category"),
+        "{}",
+        error.message()
+    );
     let unknown = products
         .publish_product(app.grpc(lifecycle(&Uuid::now_v7().to_string(), None)))
         .await

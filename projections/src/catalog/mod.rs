@@ -1,7 +1,9 @@
 //! The catalog read side: one CouchDB document per product ([`ProductDocument`]), folded from
-//! the product's events by the domain's own `apply`, and its projector ([`couch`]).
+//! the product's events by the domain's own `apply`, and its projector ([`couch`]); the
+//! category tree in MySQL ([`taxonomy`]).
 
 pub mod couch;
+pub mod taxonomy;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate as _;

@@ -14,7 +14,13 @@ pub async fn run_with_crashes(runner: ProjectionRunner, head: LogPosition) -> an
     let mut kills = 0;
     let mut longest_life_ms = 30;
     let mut checkpoint = runner.projector().checkpoint().await?;
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(180);
     while checkpoint < head {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < give_up,
+            "{} stayed at {checkpoint} for 3 minutes (halted? see its log)",
+            runner.projector().name()
+        );
         let (_stop, stopped) = watch::channel(false);
         let task = {
             let runner = runner.clone();
