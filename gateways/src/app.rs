@@ -9,13 +9,15 @@ use anyhow::Context as _;
 use axum::routing::{get, post, put};
 use axum::Router;
 use shopcore_auth::TokenVerifier;
+use shopcore_projections::catalog::read_model::CatalogReadModel;
+use shopcore_projections::couch::CouchDb;
 use shopcore_projections::customer::read_model::CustomerReadModel;
 use shopcore_projections::stores::{connect_event_log, connect_mysql_checked, connect_redis};
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
 use tokio::net::TcpListener;
 use tonic::transport::Endpoint;
 
-use crate::routes::{addresses, customers, health, AppState};
+use crate::routes::{addresses, catalog, customers, health, AppState};
 use crate::settings::GatewaySettings;
 
 /// A bound, ready-to-serve gateway.
@@ -40,7 +42,12 @@ impl GatewayApp {
         let log = connect_event_log(&settings.database_url, patience).await?;
         let mysql = connect_mysql_checked(&settings.mysql_url, patience).await?;
         let redis = connect_redis(&settings.redis_url).await?;
+        let catalog = CatalogReadModel::new(
+            CouchDb::new(&settings.couchdb_url, &settings.couchdb_catalog_db)?,
+            mysql.clone(),
+        );
         let state = AppState {
+            catalog,
             customers: CustomerCommandsClient::new(channel.clone()),
             health: tonic_health::pb::health_client::HealthClient::new(channel),
             customer_reads: CustomerReadModel::new(
@@ -93,6 +100,9 @@ pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
             "/customers/{id}/addresses/{addressId}",
             put(addresses::update_address).delete(addresses::remove_address),
         )
+        .route("/products", get(catalog::list_products))
+        .route("/products/{id}", get(catalog::get_product))
+        .route("/categories", get(catalog::list_categories))
         .route_layer(axum::middleware::from_fn_with_state(
             verifier,
             crate::auth::authenticate,

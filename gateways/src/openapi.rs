@@ -12,7 +12,11 @@ use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{addresses, customers};
+use crate::routes::{addresses, catalog, customers};
+use shopcore_projections::catalog::read_model::{
+    AttributeView, MediaView, MoneyView, ProductView, VariantView,
+};
+use shopcore_projections::catalog::taxonomy::CategoryRow;
 use shopcore_projections::customer::{AddressView, CustomerView};
 
 #[derive(OpenApi)]
@@ -26,6 +30,9 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         addresses::add_address,
         addresses::update_address,
         addresses::remove_address,
+        catalog::get_product,
+        catalog::list_products,
+        catalog::list_categories,
     ),
     components(schemas(
         CustomerView,
@@ -35,8 +42,19 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         customers::UpdateCustomer,
         customers::AssignSegments,
         addresses::AddressBody,
+        ProductView,
+        VariantView,
+        MediaView,
+        AttributeView,
+        MoneyView,
+        CategoryRow,
+        catalog::ProductPageView,
+        catalog::CategoryTreeView,
     )),
-    tags((name = "customers", description = "Customer profiles and segments")),
+    tags(
+        (name = "customers", description = "Customer profiles and segments"),
+        (name = "products", description = "Products, their variants and the category tree"),
+    ),
     modifiers(&BearerTokens, &InputLimits, &Links)
 )]
 pub struct ApiDoc;
@@ -181,9 +199,15 @@ impl Modify for InputLimits {
                 pattern,
             );
         }
-        // An update names at least one field.
+        // An update names at least one field, each with a string: `null` would name nothing
+        // (absent and null mean "leave it").
         if let Some(RefOr::T(Schema::Object(update))) = schemas.get_mut("UpdateCustomer") {
             update.min_properties = Some(1);
+            for property in update.properties.values_mut() {
+                if let RefOr::T(Schema::Object(field)) = property {
+                    field.schema_type = utoipa::openapi::schema::SchemaType::new(Type::String);
+                }
+            }
         }
         limit_string(schemas, "AddressBody", "country", 2, Some("^[A-Za-z]{2}$"));
         if let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut("AssignSegments") {
@@ -196,6 +220,55 @@ impl Modify for InputLimits {
                         item.pattern = Some(r"^\s*[A-Za-z0-9_-]+\s*$".to_owned());
                     }
                 }
+            }
+        }
+        // Catalog queries: the same rules as the domain's values.
+        let name_start = format!("^[^\\s{invisible}]([^{invisible}]*[^\\s{invisible}])?$");
+        let string = |min: usize, max: usize, pattern: &str| {
+            RefOr::T(Schema::Object(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(min))
+                    .max_length(Some(max))
+                    .pattern(Some(pattern))
+                    .build(),
+            ))
+        };
+        for operation in operations(openapi) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.parameter_in != utoipa::openapi::path::ParameterIn::Query {
+                    continue;
+                }
+                use shopcore_domain::catalog::values::{
+                    MAX_CATEGORY_CHARS, MAX_NAME_CHARS, MAX_SKU_CHARS,
+                };
+                parameter.schema = Some(match parameter.name.as_str() {
+                    "category" => string(1, MAX_CATEGORY_CHARS, "^[a-z0-9]+(-[a-z0-9]+)*$"),
+                    "sku" => string(1, MAX_SKU_CHARS, "^[A-Za-z0-9._-]+$"),
+                    "q" => string(1, MAX_NAME_CHARS, &name_start),
+                    "cursor" => RefOr::T(Schema::Object(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                                utoipa::openapi::KnownFormat::Uuid,
+                            )))
+                            .build(),
+                    )),
+                    "status" => RefOr::T(Schema::Object(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some(["draft", "published", "discontinued"]))
+                            .build(),
+                    )),
+                    "limit" => RefOr::T(Schema::Object(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1))
+                            .maximum(Some(crate::routes::catalog::MAX_PAGE as i32))
+                            .build(),
+                    )),
+                    _ => continue,
+                });
             }
         }
         // Headers: the idempotency key's length, the position token's form.

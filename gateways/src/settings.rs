@@ -35,6 +35,12 @@ pub struct GatewaySettings {
     /// Prefix of every Redis key of this deployment.
     #[arg(long, env = "REDIS_KEY_PREFIX", default_value = "")]
     pub redis_key_prefix: String,
+    /// CouchDB (or pouchdb-server) holding the catalog's product documents.
+    #[arg(long, env = "COUCHDB_URL", default_value = "http://127.0.0.1:5984")]
+    pub couchdb_url: String,
+    /// The catalog database in CouchDB (the projections process creates it).
+    #[arg(long, env = "COUCHDB_CATALOG_DB", default_value = "shopcore_catalog")]
+    pub couchdb_catalog_db: String,
     /// How long a read waits for the read model to reach `Shopcore-Min-Position`, in
     /// milliseconds.
     #[arg(long, env = "READ_YOUR_WRITES_TIMEOUT_MS", default_value_t = 5000)]
@@ -53,6 +59,8 @@ impl std::fmt::Debug for GatewaySettings {
             .field("mysql_url", &redact_url(&self.mysql_url))
             .field("redis_url", &redact_url(&self.redis_url))
             .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("couchdb_url", &redact_url(&self.couchdb_url))
+            .field("couchdb_catalog_db", &self.couchdb_catalog_db)
             .field(
                 "read_your_writes_timeout_ms",
                 &self.read_your_writes_timeout_ms,

@@ -60,6 +60,14 @@ fn routes(id: &str) -> Vec<(Method, String, Option<Value>, &'static str)> {
             None,
             MANAGE_CUSTOMERS,
         ),
+        (Method::GET, "/products".to_owned(), None, VIEW_PRODUCTS),
+        (
+            Method::GET,
+            format!("/products/{}", Uuid::new_v4()),
+            None,
+            VIEW_PRODUCTS,
+        ),
+        (Method::GET, "/categories".to_owned(), None, VIEW_PRODUCTS),
     ]
 }
 
@@ -116,7 +124,9 @@ async fn every_route_refuses_missing_bad_and_underscoped_tokens() -> anyhow::Res
         None,
         std::time::Duration::from_secs(600),
     )?;
-    let wrong_scope = app.token("catalog-service", &[VIEW_PRODUCTS], None)?;
+    // A token with a scope, but not the one the route needs.
+    let catalog_reader = app.token("catalog-service", &[VIEW_PRODUCTS], None)?;
+    let customer_reader = app.token("crm-service", &[VIEW_CUSTOMERS], None)?;
     for (method, path, body, scope) in routes(&id) {
         let route = format!("{method} {path}");
         let missing = send(&app, None, (method.clone(), &path, body.as_ref())).await?;
@@ -144,7 +154,11 @@ async fn every_route_refuses_missing_bad_and_underscoped_tokens() -> anyhow::Res
 
         let forbidden = send(
             &app,
-            Some(&wrong_scope),
+            Some(if scope == VIEW_PRODUCTS {
+                &customer_reader
+            } else {
+                &catalog_reader
+            }),
             (method.clone(), &path, body.as_ref()),
         )
         .await?;

@@ -313,7 +313,7 @@ async fn idempotent_variants_bad_input_and_access() -> anyhow::Result<()> {
         .create_product(app.grpc(uncategorised))
         .await
         .expect_err("a category the tree does not have");
-    assert_eq!(error.code(), Code::InvalidArgument);
+    assert_eq!(error.code(), Code::FailedPrecondition);
     assert_eq!(
         decode_error_detail(&error).map(|d| d.field),
         Some("categories".into())

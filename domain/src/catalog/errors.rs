@@ -44,15 +44,17 @@ impl ProductError {
     /// How adapters should report this rejection.
     pub fn kind(&self) -> DomainErrorKind {
         match self {
-            Self::InvalidField { .. } | Self::EmptyUpdate | Self::UnknownCategory(_) => {
-                DomainErrorKind::InvalidArgument
-            }
+            Self::InvalidField { .. } | Self::EmptyUpdate => DomainErrorKind::InvalidArgument,
             Self::NotCreated | Self::UnknownVariant(_) => DomainErrorKind::NotFound,
             Self::AlreadyCreated
             | Self::DuplicateSku(_)
             | Self::VariantAlreadyExists(_)
             | Self::MediaAlreadyAttached(_) => DomainErrorKind::Conflict,
-            Self::Discontinued | Self::NoVariants => DomainErrorKind::FailedPrecondition,
+            // The request is well formed; the catalog lacks what it names (a category may be
+            // created, then the same request succeeds).
+            Self::Discontinued | Self::NoVariants | Self::UnknownCategory(_) => {
+                DomainErrorKind::FailedPrecondition
+            }
             Self::LookupFailed(_) => DomainErrorKind::Unavailable,
         }
     }

@@ -97,7 +97,11 @@ pub(super) fn command_options(headers: &HeaderMap) -> Result<CommandOptions, Pro
             .to_str()
             .ok()
             .map(str::trim)
-            .filter(|v| !v.is_empty() && v.len() <= 200)
+            // Visible ASCII and inner spaces, as the document's pattern says (a tab passes
+            // `to_str`, not the pattern).
+            .filter(|v| {
+                !v.is_empty() && v.len() <= 200 && v.bytes().all(|b| (0x20..=0x7E).contains(&b))
+            })
             .ok_or_else(|| {
                 Problem::invalid("Idempotency-Key", "must be 1 to 200 visible characters")
             })?
@@ -438,4 +442,29 @@ pub async fn assign_segments(
     let response = written(StatusCode::OK, result);
     UPDATE_LATENCY.observe(started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii_as_the_document_says() {
+        let with_key = |key: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                "idempotency-key",
+                HeaderValue::from_str(key).expect("header"),
+            );
+            command_options(&headers)
+        };
+        assert_eq!(
+            with_key("order 42/retry").map(|o| o.idempotency_key).ok(),
+            Some("order 42/retry".to_owned())
+        );
+        for refused in ["a\tb", &"k".repeat(201)] {
+            let problem = with_key(refused).expect_err(refused);
+            assert_eq!(problem.field.as_deref(), Some("Idempotency-Key"));
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! Route groups of the gateway, one file each: `customers` (profiles, segments, and the
-//! helpers every customer write shares), `addresses`, `health`.
+//! helpers every customer write shares), `addresses`, `catalog` (products and categories),
+//! `health`.
 
 pub mod addresses;
+pub mod catalog;
 pub mod customers;
 pub mod health;
 
@@ -9,6 +11,7 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use shopcore_event_store::{GlobalLog, LogPosition};
+use shopcore_projections::catalog::read_model::CatalogReadModel;
 use shopcore_projections::customer::read_model::CustomerReadModel;
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
 use shopcore_proto::ErrorCode;
@@ -27,6 +30,7 @@ pub struct AppState {
     pub customers: CustomerCommandsClient<Channel>,
     pub health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub customer_reads: CustomerReadModel,
+    pub catalog: CatalogReadModel,
     pub redis: redis::aio::ConnectionManager,
     pub log: GlobalLog,
     pub read_your_writes_timeout: Duration,

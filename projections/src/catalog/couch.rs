@@ -108,6 +108,23 @@ impl CatalogCouchProjector {
     }
 }
 
+/// The position the CouchDB catalog projection has reached.
+pub async fn couch_checkpoint(db: &CouchDb) -> Result<LogPosition, ProjectionError> {
+    let id = CatalogCouchProjector::checkpoint_id();
+    let Some(doc) = db.get_local(&id).await? else {
+        return Ok(LogPosition::START);
+    };
+    doc["position"]
+        .as_str()
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| ProjectionError::OutOfStep {
+            reason: format!(
+                "the checkpoint document of {} is not readable",
+                CatalogCouchProjector::NAME
+            ),
+        })
+}
+
 #[async_trait]
 impl Projector for CatalogCouchProjector {
     fn name(&self) -> &'static str {
@@ -119,15 +136,7 @@ impl Projector for CatalogCouchProjector {
     }
 
     async fn checkpoint(&self) -> Result<LogPosition, ProjectionError> {
-        let Some(doc) = self.db.get_local(&Self::checkpoint_id()).await? else {
-            return Ok(LogPosition::START);
-        };
-        doc["position"]
-            .as_str()
-            .and_then(|text| text.parse().ok())
-            .ok_or_else(|| ProjectionError::OutOfStep {
-                reason: format!("the checkpoint document of {} is not readable", Self::NAME),
-            })
+        couch_checkpoint(&self.db).await
     }
 
     async fn apply(

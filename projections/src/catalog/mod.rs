@@ -3,6 +3,7 @@
 //! category tree in MySQL ([`taxonomy`]).
 
 pub mod couch;
+pub mod read_model;
 pub mod taxonomy;
 
 use chrono::{DateTime, Utc};

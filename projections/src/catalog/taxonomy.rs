@@ -24,7 +24,7 @@ use crate::stores::{lock_checkpoint, move_checkpoint, mysql_checkpoint};
 pub const AGGREGATE_TYPE: &str = "taxonomy";
 
 /// One category as the read model holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CategoryRow {
     pub key: String,

@@ -1,0 +1,331 @@
+//! What the gateway reads of the catalog: products from CouchDB (one, or a page of a filtered
+//! list), the category tree from MySQL, and waiting until a projection has reached a log
+//! position (read-your-writes).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use shopcore_domain::catalog::{AttributeValue, ProductStatus};
+use shopcore_event_store::LogPosition;
+use sqlx::MySqlPool;
+use uuid::Uuid;
+
+use super::couch::couch_checkpoint;
+use super::taxonomy::{category_tree, CategoryRow, TaxonomyMysqlProjector};
+use super::ProductDocument;
+use crate::couch::CouchDb;
+use crate::error::ProjectionError;
+use crate::stores::mysql_checkpoint;
+
+/// Errors reading the catalog read model.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogReadError {
+    #[error("{0}")]
+    Store(#[from] ProjectionError),
+    #[error("mysql: {0}")]
+    Mysql(#[from] sqlx::Error),
+    /// The read model did not reach the requested position in time.
+    #[error("read model is at position {reached}, not yet at {wanted}")]
+    NotYetAt {
+        wanted: LogPosition,
+        reached: LogPosition,
+    },
+}
+
+impl From<crate::couch::CouchError> for CatalogReadError {
+    fn from(error: crate::couch::CouchError) -> Self {
+        Self::Store(error.into())
+    }
+}
+
+/// A typed attribute value: `{"type": "integer", "value": 42}`; money is
+/// `{"type": "money", "value": {"amount": 1999, "currency": "EUR"}}` in minor units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", content = "value", rename_all = "camelCase")]
+pub enum AttributeView {
+    Text(String),
+    Integer(i64),
+    Boolean(bool),
+    Money(MoneyView),
+    TextList(Vec<String>),
+}
+
+/// An amount in minor units of an ISO 4217 currency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MoneyView {
+    pub amount: i64,
+    pub currency: String,
+}
+
+impl From<&AttributeValue> for AttributeView {
+    fn from(value: &AttributeValue) -> Self {
+        match value {
+            AttributeValue::Text(text) => Self::Text(text.clone()),
+            AttributeValue::Integer(n) => Self::Integer(*n),
+            AttributeValue::Boolean(b) => Self::Boolean(*b),
+            AttributeValue::Money(money) => Self::Money(MoneyView {
+                amount: money.amount(),
+                currency: money.currency().code().to_owned(),
+            }),
+            AttributeValue::TextList(items) => Self::TextList(items.clone()),
+        }
+    }
+}
+
+/// A sellable variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VariantView {
+    pub id: Uuid,
+    pub sku: String,
+    pub attributes: BTreeMap<String, AttributeView>,
+}
+
+/// A media reference of a product.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaView {
+    pub id: Uuid,
+    pub uri: String,
+    pub content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt_text: Option<String>,
+}
+
+/// A product as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProductView {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<String>,
+    pub attributes: BTreeMap<String, AttributeView>,
+    /// In SKU order.
+    pub variants: Vec<VariantView>,
+    /// Category keys, in the order given.
+    pub categories: Vec<String>,
+    pub media: Vec<MediaView>,
+    /// `draft`, `published` or `discontinued`.
+    pub status: String,
+    /// The product's version: its number of events (the `ETag`).
+    pub version: u64,
+    /// The log position of the product's latest event, as a `Shopcore-Position` token.
+    #[schema(value_type = String, example = "1042-17")]
+    pub position: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The API name of a product status.
+pub fn status_name(status: ProductStatus) -> &'static str {
+    match status {
+        ProductStatus::Draft => "draft",
+        ProductStatus::Published => "published",
+        ProductStatus::Discontinued => "discontinued",
+    }
+}
+
+impl From<&ProductDocument> for ProductView {
+    fn from(doc: &ProductDocument) -> Self {
+        let attributes = |map: &shopcore_domain::catalog::Attributes| {
+            map.iter()
+                .map(|(key, value)| (key.clone(), AttributeView::from(value)))
+                .collect()
+        };
+        Self {
+            id: doc.product_id,
+            name: doc.name.clone(),
+            description: doc.description.clone(),
+            brand: doc.brand.clone(),
+            attributes: attributes(&doc.attributes),
+            variants: doc
+                .variants
+                .iter()
+                .map(|v| VariantView {
+                    id: v.variant_id,
+                    sku: v.sku.clone(),
+                    attributes: attributes(&v.attributes),
+                })
+                .collect(),
+            categories: doc.categories.clone(),
+            media: doc
+                .media
+                .iter()
+                .map(|m| MediaView {
+                    id: m.media_id,
+                    uri: m.uri.clone(),
+                    content_type: m.content_type.clone(),
+                    alt_text: m.alt_text.clone(),
+                })
+                .collect(),
+            status: status_name(doc.status).to_owned(),
+            version: doc.version,
+            position: doc.log_position.clone(),
+            created_at: doc.created_at,
+            updated_at: Some(doc.updated_at),
+        }
+    }
+}
+
+/// Filters of a product list; all given ones must hold.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    /// A category key the product is in (directly).
+    pub category: Option<String>,
+    /// A SKU of one of its variants.
+    pub sku: Option<String>,
+    /// The start of its name (case-sensitive, as stored).
+    pub name_prefix: Option<String>,
+    pub status: Option<ProductStatus>,
+}
+
+/// A page of products in id order (UUID v7: creation order), and the cursor of the next page.
+#[derive(Debug, Clone)]
+pub struct ProductPage {
+    pub items: Vec<ProductView>,
+    /// The id to continue after, when there may be more.
+    pub next: Option<Uuid>,
+}
+
+/// Queries over the catalog read model.
+#[derive(Clone)]
+pub struct CatalogReadModel {
+    couch: CouchDb,
+    mysql: MySqlPool,
+}
+
+impl CatalogReadModel {
+    pub fn new(couch: CouchDb, mysql: MySqlPool) -> Self {
+        Self { couch, mysql }
+    }
+
+    /// Waits (polling, at most `timeout`) until the product documents have reached `wanted`.
+    pub async fn wait_for_products(
+        &self,
+        wanted: LogPosition,
+        timeout: Duration,
+    ) -> Result<LogPosition, CatalogReadError> {
+        let couch = self.couch.clone();
+        wait_until(wanted, timeout, move || {
+            let couch = couch.clone();
+            async move { Ok(couch_checkpoint(&couch).await?) }
+        })
+        .await
+    }
+
+    /// Waits (polling, at most `timeout`) until the category tree has reached `wanted`.
+    pub async fn wait_for_categories(
+        &self,
+        wanted: LogPosition,
+        timeout: Duration,
+    ) -> Result<LogPosition, CatalogReadError> {
+        let mysql = self.mysql.clone();
+        wait_until(wanted, timeout, move || {
+            let mysql = mysql.clone();
+            async move { Ok(mysql_checkpoint(&mysql, TaxonomyMysqlProjector::NAME).await?) }
+        })
+        .await
+    }
+
+    /// One product, if the catalog has it.
+    pub async fn product(&self, id: Uuid) -> Result<Option<ProductView>, CatalogReadError> {
+        let Some(raw) = self.couch.get(&id.to_string()).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_value::<ProductDocument>(raw)
+            .ok()
+            .filter(|doc| doc.kind == "product")
+            .map(|doc| ProductView::from(&doc)))
+    }
+
+    /// A page of at most `limit` products after `after`, in id order.
+    pub async fn products(
+        &self,
+        filter: &ProductFilter,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> Result<ProductPage, CatalogReadError> {
+        let mut selector = serde_json::Map::new();
+        selector.insert("type".into(), json!("product"));
+        selector.insert(
+            "_id".into(),
+            json!({ "$gt": after.map(|id| id.to_string()).unwrap_or_default() }),
+        );
+        if let Some(category) = &filter.category {
+            selector.insert(
+                "categories".into(),
+                json!({ "$elemMatch": { "$eq": category } }),
+            );
+        }
+        if let Some(sku) = &filter.sku {
+            selector.insert("skus".into(), json!({ "$elemMatch": { "$eq": sku } }));
+        }
+        if let Some(prefix) = &filter.name_prefix {
+            // Every name with this prefix sorts between the prefix and the prefix followed by
+            // the highest code point.
+            selector.insert(
+                "name".into(),
+                json!({ "$gte": prefix, "$lt": format!("{prefix}\u{10FFFF}") }),
+            );
+        }
+        if let Some(status) = filter.status {
+            selector.insert("status".into(), json!(status_name(status)));
+        }
+        let docs = self
+            .couch
+            .find(&json!({
+                "selector": Value::Object(selector),
+                "sort": [{ "_id": "asc" }],
+                "limit": limit + 1,
+            }))
+            .await?;
+        let mut items: Vec<ProductView> = docs
+            .into_iter()
+            .filter_map(|doc| serde_json::from_value::<ProductDocument>(doc).ok())
+            .map(|doc| ProductView::from(&doc))
+            .collect();
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|p| p.id)
+        } else {
+            None
+        };
+        Ok(ProductPage { items, next })
+    }
+
+    /// The whole category tree, depth first.
+    pub async fn categories(&self) -> Result<Vec<CategoryRow>, CatalogReadError> {
+        Ok(category_tree(&self.mysql).await?)
+    }
+}
+
+async fn wait_until<F, Fut>(
+    wanted: LogPosition,
+    timeout: Duration,
+    position: F,
+) -> Result<LogPosition, CatalogReadError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<LogPosition, CatalogReadError>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let reached = position().await?;
+        if reached >= wanted {
+            return Ok(reached);
+        }
+        if Instant::now() + pause > deadline {
+            return Err(CatalogReadError::NotYetAt { wanted, reached });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
