@@ -6,18 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::routing::{get, post, put};
+use axum::routing::{get, patch, post, put};
 use axum::Router;
 use shopcore_auth::TokenVerifier;
 use shopcore_projections::catalog::read_model::CatalogReadModel;
 use shopcore_projections::couch::CouchDb;
 use shopcore_projections::customer::read_model::CustomerReadModel;
 use shopcore_projections::stores::{connect_event_log, connect_mysql_checked, connect_redis};
+use shopcore_proto::catalog::v1::category_commands_client::CategoryCommandsClient;
+use shopcore_proto::catalog::v1::product_commands_client::ProductCommandsClient;
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
 use tokio::net::TcpListener;
 use tonic::transport::Endpoint;
 
-use crate::routes::{addresses, catalog, customers, health, AppState};
+use crate::routes::{addresses, catalog, catalog_writes, customers, health, AppState};
 use crate::settings::GatewaySettings;
 
 /// A bound, ready-to-serve gateway.
@@ -49,6 +51,8 @@ impl GatewayApp {
         let state = AppState {
             catalog,
             customers: CustomerCommandsClient::new(channel.clone()),
+            products: ProductCommandsClient::new(channel.clone()),
+            categories: CategoryCommandsClient::new(channel.clone()),
             health: tonic_health::pb::health_client::HealthClient::new(channel),
             customer_reads: CustomerReadModel::new(
                 mysql,
@@ -100,9 +104,45 @@ pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
             "/customers/{id}/addresses/{addressId}",
             put(addresses::update_address).delete(addresses::remove_address),
         )
-        .route("/products", get(catalog::list_products))
-        .route("/products/{id}", get(catalog::get_product))
-        .route("/categories", get(catalog::list_categories))
+        .route(
+            "/products",
+            get(catalog::list_products).post(catalog_writes::create_product),
+        )
+        .route(
+            "/products/{id}",
+            get(catalog::get_product)
+                .patch(catalog_writes::update_product)
+                .delete(catalog_writes::discontinue_product),
+        )
+        .route(
+            "/products/{id}/categories",
+            put(catalog_writes::assign_categories),
+        )
+        .route("/products/{id}/variants", post(catalog_writes::add_variant))
+        .route(
+            "/products/{id}/variants/{variantId}",
+            patch(catalog_writes::update_variant).delete(catalog_writes::remove_variant),
+        )
+        .route(
+            "/products/{id}/publish",
+            post(catalog_writes::publish_product),
+        )
+        .route(
+            "/products/{id}/unpublish",
+            post(catalog_writes::unpublish_product),
+        )
+        .route(
+            "/categories",
+            get(catalog::list_categories).post(catalog_writes::create_category),
+        )
+        .route(
+            "/categories/{key}",
+            patch(catalog_writes::update_category).delete(catalog_writes::remove_category),
+        )
+        .route(
+            "/categories/{key}/move",
+            post(catalog_writes::move_category),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             verifier,
             crate::auth::authenticate,

@@ -12,7 +12,7 @@ use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{addresses, catalog, customers};
+use crate::routes::{addresses, catalog, catalog_writes, customers};
 use shopcore_projections::catalog::read_model::{
     AttributeView, MediaView, MoneyView, ProductView, VariantView,
 };
@@ -33,6 +33,19 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         catalog::get_product,
         catalog::list_products,
         catalog::list_categories,
+        catalog_writes::create_product,
+        catalog_writes::update_product,
+        catalog_writes::assign_categories,
+        catalog_writes::add_variant,
+        catalog_writes::update_variant,
+        catalog_writes::remove_variant,
+        catalog_writes::publish_product,
+        catalog_writes::unpublish_product,
+        catalog_writes::discontinue_product,
+        catalog_writes::create_category,
+        catalog_writes::update_category,
+        catalog_writes::move_category,
+        catalog_writes::remove_category,
     ),
     components(schemas(
         CustomerView,
@@ -50,12 +63,21 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         CategoryRow,
         catalog::ProductPageView,
         catalog::CategoryTreeView,
+        catalog_writes::CreateProduct,
+        catalog_writes::UpdateProduct,
+        catalog_writes::AssignCategories,
+        catalog_writes::AddVariant,
+        catalog_writes::UpdateVariant,
+        catalog_writes::CreateCategory,
+        catalog_writes::UpdateCategory,
+        catalog_writes::MoveCategory,
+        catalog_writes::TaxonomyView,
     )),
     tags(
         (name = "customers", description = "Customer profiles and segments"),
         (name = "products", description = "Products, their variants and the category tree"),
     ),
-    modifiers(&BearerTokens, &InputLimits, &Links)
+    modifiers(&BearerTokens, &InputLimits, &CatalogLimits, &Links)
 )]
 pub struct ApiDoc;
 
@@ -68,6 +90,11 @@ struct InputLimits;
 /// and the server cannot disagree. BMP characters are written as `\uXXXX` escapes, the few
 /// beyond it (tags, musical format characters) as themselves.
 fn invisible_class() -> String {
+    invisible_class_except(&[])
+}
+
+/// [`invisible_class`] without the characters in `allowed` (a description's line breaks).
+fn invisible_class_except(allowed: &[char]) -> String {
     use std::fmt::Write as _;
     let escape = |c: char| {
         if u32::from(c) <= 0xFFFF {
@@ -86,7 +113,7 @@ fn invisible_class() -> String {
         };
     };
     for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
-        if shopcore_domain::text::is_invisible(c) {
+        if shopcore_domain::text::is_invisible(c) && !allowed.contains(&c) {
             range = match range {
                 Some((first, last)) if u32::from(last) + 1 == u32::from(c) => Some((first, c)),
                 Some(done) => {
@@ -355,6 +382,48 @@ impl Modify for Links {
             ],
             openapi,
         );
+        let product = [("id", "$response.body#/id")];
+        add(
+            "/products",
+            "post",
+            "201",
+            vec![
+                ("GetProduct", link("get_product", &product)),
+                ("UpdateProduct", link("update_product", &product)),
+                ("AssignCategories", link("assign_categories", &product)),
+                ("AddVariant", link("add_variant", &product)),
+                ("PublishProduct", link("publish_product", &product)),
+                ("DiscontinueProduct", link("discontinue_product", &product)),
+            ],
+            openapi,
+        );
+        let variant = [
+            ("id", "$response.body#/id"),
+            ("variantId", "$response.body#/variants/0/id"),
+        ];
+        add(
+            "/products/{id}/variants",
+            "post",
+            "201",
+            vec![
+                ("UpdateVariant", link("update_variant", &variant)),
+                ("RemoveVariant", link("remove_variant", &variant)),
+                ("PublishProduct", link("publish_product", &product)),
+            ],
+            openapi,
+        );
+        let category = [("key", "$request.body#/key")];
+        add(
+            "/categories",
+            "post",
+            "201",
+            vec![
+                ("UpdateCategory", link("update_category", &category)),
+                ("MoveCategory", link("move_category", &category)),
+                ("RemoveCategory", link("remove_category", &category)),
+            ],
+            openapi,
+        );
     }
 }
 
@@ -415,6 +484,191 @@ pub fn openapi_json() -> String {
         // know; the key appears nowhere else in the document.
         .map(|json| json.replace("\"operation_id\":", "\"operationId\":"))
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// The limits of the catalog's bodies, from the domain's constants and rules
+/// (`shopcore_domain::catalog::values`, `::taxonomy`).
+struct CatalogLimits;
+
+/// A string schema.
+fn text_schema(min: usize, max: usize, pattern: &str) -> Schema {
+    Schema::Object(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(min))
+            .max_length(Some(max))
+            .pattern(Some(pattern))
+            .build(),
+    )
+}
+
+/// Replaces a property of a schema, keeping its description.
+fn set_property(
+    schemas: &mut BTreeMap<String, RefOr<Schema>>,
+    schema: &str,
+    property: &str,
+    mut replacement: Schema,
+) {
+    let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Object(old))) = object.properties.get(property) {
+        if let Schema::Object(new) = &mut replacement {
+            new.description.clone_from(&old.description);
+        }
+    }
+    if object.properties.contains_key(property) {
+        object
+            .properties
+            .insert(property.to_owned(), RefOr::T(replacement));
+    }
+}
+
+impl Modify for CatalogLimits {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use shopcore_domain::catalog::taxonomy::{MAX_CATEGORY_NAME_CHARS, MAX_POSITION};
+        use shopcore_domain::catalog::values::*;
+        let invisible = invisible_class();
+        let optional_text = format!("^[^{invisible}]*$");
+        let required_text = format!("^[^{invisible}]*[^\\s{invisible}][^{invisible}]*$");
+        let multiline = format!("^[^{}]*$", invisible_class_except(&['\n', '\t']));
+        let key = "^[a-z0-9]+(-[a-z0-9]+)*$";
+        let sku = "^[A-Za-z0-9._-]+$";
+        let categories = || {
+            Schema::Array(
+                utoipa::openapi::schema::ArrayBuilder::new()
+                    .items(ArrayItems::RefOrSchema(Box::new(RefOr::T(text_schema(
+                        1,
+                        MAX_CATEGORY_CHARS,
+                        key,
+                    )))))
+                    .max_items(Some(MAX_CATEGORIES))
+                    .build(),
+            )
+        };
+        let attributes = || {
+            let mut object = ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .additional_properties(Some(Ref::from_schema_name("AttributeView")))
+                .max_properties(Some(MAX_ATTRIBUTES))
+                .build();
+            object.property_names = Some(Box::new(text_schema(1, 64, "^[a-z][a-z0-9_]*$")));
+            Schema::Object(object)
+        };
+        let position = || {
+            Schema::Object(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(0))
+                    .maximum(Some(MAX_POSITION))
+                    .build(),
+            )
+        };
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let schemas = &mut components.schemas;
+        for body in ["CreateProduct", "UpdateProduct"] {
+            let name = text_schema(1, MAX_NAME_CHARS, &required_text);
+            set_property(schemas, body, "name", name);
+            let description = text_schema(0, MAX_DESCRIPTION_CHARS, &multiline);
+            set_property(schemas, body, "description", description);
+            let brand = text_schema(0, MAX_BRAND_CHARS, &optional_text);
+            set_property(schemas, body, "brand", brand);
+            set_property(schemas, body, "attributes", attributes());
+        }
+        set_property(schemas, "CreateProduct", "categories", categories());
+        set_property(schemas, "AssignCategories", "categories", categories());
+        for body in ["AddVariant", "UpdateVariant"] {
+            set_property(schemas, body, "sku", text_schema(1, MAX_SKU_CHARS, sku));
+            set_property(schemas, body, "attributes", attributes());
+        }
+        set_property(
+            schemas,
+            "CreateCategory",
+            "key",
+            text_schema(1, MAX_CATEGORY_CHARS, key),
+        );
+        for body in ["CreateCategory", "UpdateCategory"] {
+            let name = text_schema(1, MAX_CATEGORY_NAME_CHARS, &required_text);
+            set_property(schemas, body, "name", name);
+            set_property(schemas, body, "position", position());
+        }
+        for body in ["CreateCategory", "MoveCategory"] {
+            set_property(
+                schemas,
+                body,
+                "parent",
+                text_schema(1, MAX_CATEGORY_CHARS, key),
+            );
+        }
+        set_property(schemas, "MoveCategory", "position", position());
+        // An update names at least one field (null names none).
+        for body in ["UpdateProduct", "UpdateVariant", "UpdateCategory"] {
+            if let Some(RefOr::T(Schema::Object(update))) = schemas.get_mut(body) {
+                update.min_properties = Some(1);
+            }
+        }
+        // Attribute values: text and list items as the domain checks them, money in a
+        // currency it knows.
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = schemas.get_mut("AttributeView") {
+            for variant in &mut one_of.items {
+                let RefOr::T(Schema::Object(variant)) = variant else {
+                    continue;
+                };
+                let kind = variant
+                    .properties
+                    .get("type")
+                    .and_then(|t| match t {
+                        RefOr::T(Schema::Object(t)) => t.enum_values.clone(),
+                        _ => None,
+                    })
+                    .and_then(|values| values.first().and_then(|v| v.as_str().map(str::to_owned)));
+                let value = match kind.as_deref() {
+                    Some("text") => text_schema(0, MAX_ATTRIBUTE_TEXT_CHARS, &optional_text),
+                    Some("textList") => Schema::Array(
+                        utoipa::openapi::schema::ArrayBuilder::new()
+                            .items(ArrayItems::RefOrSchema(Box::new(RefOr::T(text_schema(
+                                1,
+                                MAX_ATTRIBUTE_TEXT_CHARS,
+                                &required_text,
+                            )))))
+                            .max_items(Some(MAX_LIST_ITEMS))
+                            .build(),
+                    ),
+                    _ => continue,
+                };
+                variant
+                    .properties
+                    .insert("value".to_owned(), RefOr::T(value));
+            }
+        }
+        let currencies: Vec<&str> = shopcore_domain::money::currency::KNOWN
+            .iter()
+            .map(|(code, _)| *code)
+            .collect();
+        set_property(
+            schemas,
+            "MoneyView",
+            "currency",
+            Schema::Object(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(currencies))
+                    .build(),
+            ),
+        );
+        // Category keys in paths.
+        for operation in operations(openapi) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.name == "key"
+                    && parameter.parameter_in == utoipa::openapi::path::ParameterIn::Path
+                {
+                    parameter.schema = Some(RefOr::T(text_schema(1, MAX_CATEGORY_CHARS, key)));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

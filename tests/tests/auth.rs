@@ -6,7 +6,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use shopcore_auth::scopes::{
-    MANAGE_CUSTOMERS, MANAGE_MY_PROFILE, VIEW_CUSTOMERS, VIEW_MY_PROFILE, VIEW_PRODUCTS,
+    MANAGE_CUSTOMERS, MANAGE_MY_PROFILE, MANAGE_PRODUCTS, VIEW_CUSTOMERS, VIEW_MY_PROFILE,
+    VIEW_PRODUCTS,
 };
 use shopcore_e2e::TestApp;
 use shopcore_proto::customer::v1 as pb;
@@ -68,6 +69,84 @@ fn routes(id: &str) -> Vec<(Method, String, Option<Value>, &'static str)> {
             VIEW_PRODUCTS,
         ),
         (Method::GET, "/categories".to_owned(), None, VIEW_PRODUCTS),
+        (
+            Method::POST,
+            "/products".to_owned(),
+            Some(json!({"name": "Shoe"})),
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::PATCH,
+            format!("/products/{}", Uuid::new_v4()),
+            Some(json!({"name": "Boot"})),
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::DELETE,
+            format!("/products/{}", Uuid::new_v4()),
+            None,
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::PUT,
+            format!("/products/{}/categories", Uuid::new_v4()),
+            Some(json!({"categories": []})),
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::POST,
+            format!("/products/{}/variants", Uuid::new_v4()),
+            Some(json!({"sku": "S-1"})),
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::PATCH,
+            format!("/products/{}/variants/{}", Uuid::new_v4(), Uuid::new_v4()),
+            Some(json!({"sku": "S-2"})),
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::DELETE,
+            format!("/products/{}/variants/{}", Uuid::new_v4(), Uuid::new_v4()),
+            None,
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::POST,
+            format!("/products/{}/publish", Uuid::new_v4()),
+            None,
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::POST,
+            format!("/products/{}/unpublish", Uuid::new_v4()),
+            None,
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::POST,
+            "/categories".to_owned(),
+            Some(json!({"key": "shoes", "name": "Shoes"})),
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::PATCH,
+            "/categories/shoes".to_owned(),
+            Some(json!({"name": "Footwear"})),
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::POST,
+            "/categories/shoes/move".to_owned(),
+            Some(json!({"position": 1})),
+            MANAGE_PRODUCTS,
+        ),
+        (
+            Method::DELETE,
+            "/categories/shoes".to_owned(),
+            None,
+            MANAGE_PRODUCTS,
+        ),
     ]
 }
 

@@ -2,7 +2,7 @@
 //! create, variants with SKUs unique across the catalog (also under a race), the lifecycle,
 //! optimistic concurrency, idempotency, bad input and access.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use shopcore_auth::scopes::{MANAGE_PRODUCTS, VIEW_PRODUCTS};
 use shopcore_e2e::TestApp;
@@ -46,7 +46,7 @@ fn create(name: &str) -> pb::CreateProductRequest {
         name: name.to_owned(),
         description: "A shoe".into(),
         brand: Some("Acme".into()),
-        attributes: HashMap::from([
+        attributes: BTreeMap::from([
             ("material".to_owned(), text(" Cafe\u{301} leather ")),
             (
                 "weight_grams".to_owned(),
@@ -74,7 +74,7 @@ fn add_variant(product_id: &str, sku: &str) -> pb::AddVariantRequest {
         product_id: product_id.to_owned(),
         variant_id: String::new(),
         sku: sku.to_owned(),
-        attributes: HashMap::from([("size".to_owned(), text("42"))]),
+        attributes: BTreeMap::from([("size".to_owned(), text("42"))]),
         options: None,
     }
 }
@@ -264,11 +264,11 @@ async fn idempotent_variants_bad_input_and_access() -> anyhow::Result<()> {
     // Bad input names the field and writes nothing.
     let before = app.event_count().await?;
     let no_value = pb::AddVariantRequest {
-        attributes: HashMap::from([("size".to_owned(), pb::AttributeValue { value: None })]),
+        attributes: BTreeMap::from([("size".to_owned(), pb::AttributeValue { value: None })]),
         ..add_variant(&boot, "BOOT-3")
     };
     let bad_currency = pb::AddVariantRequest {
-        attributes: HashMap::from([(
+        attributes: BTreeMap::from([(
             "price".to_owned(),
             pb::AttributeValue {
                 value: Some(pb::attribute_value::Value::Money(pb::Money {

@@ -2,7 +2,7 @@
 //! from CouchDB with read-your-writes, listed with filters and cursors; the category tree from
 //! MySQL; bad queries named.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -72,7 +72,7 @@ async fn products_and_categories_read_back_with_filters_pages_and_fresh_writes(
                 name: format!("{} {n}", if n % 2 == 0 { "Trail" } else { "Road" }),
                 description: String::new(),
                 brand: None,
-                attributes: HashMap::new(),
+                attributes: BTreeMap::new(),
                 categories: vec![category.into()],
                 options: None,
             }))
@@ -84,7 +84,7 @@ async fn products_and_categories_read_back_with_filters_pages_and_fresh_writes(
                 product_id: id.clone(),
                 variant_id: String::new(),
                 sku: format!("SKU-{n}"),
-                attributes: HashMap::new(),
+                attributes: BTreeMap::new(),
                 options: None,
             }))
             .await?;

@@ -169,7 +169,7 @@ fn product_result(id: Uuid, outcome: &CommandOutcome<Product>) -> pb::ProductRes
 
 fn attributes_to_pb(
     attributes: &Attributes,
-) -> std::collections::HashMap<String, pb::AttributeValue> {
+) -> std::collections::BTreeMap<String, pb::AttributeValue> {
     attributes
         .iter()
         .map(|(key, value)| {
@@ -195,7 +195,7 @@ fn attributes_to_pb(
 /// Attributes of a request; a value without a type, or money in an unknown currency, is
 /// `INVALID_ARGUMENT` naming the key.
 fn attributes_from_pb(
-    attributes: std::collections::HashMap<String, pb::AttributeValue>,
+    attributes: std::collections::BTreeMap<String, pb::AttributeValue>,
 ) -> Result<Attributes, Status> {
     attributes
         .into_iter()

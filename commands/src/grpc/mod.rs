@@ -235,6 +235,27 @@ mod tests {
     }
 
     #[test]
+    fn a_request_with_a_map_always_has_the_same_fingerprint() {
+        use shopcore_proto::catalog::v1 as catalog;
+        // Built twice, as two calls would: with hash maps the entries would encode in
+        // another order each time, and a retry would look like another request.
+        let request = || catalog::CreateProductRequest {
+            name: "Shoe".into(),
+            attributes: (0..32)
+                .map(|n| {
+                    let value = catalog::attribute_value::Value::Integer(n);
+                    (
+                        format!("key_{n}"),
+                        catalog::AttributeValue { value: Some(value) },
+                    )
+                })
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(fingerprint(&request()), fingerprint(&request()));
+    }
+
+    #[test]
     fn messages_carry_no_debug_formatting() {
         let conflict = command_status(CommandError::VersionConflict {
             expected: Some(7),

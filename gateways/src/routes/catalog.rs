@@ -90,7 +90,7 @@ async fn products_at(state: &AppState, headers: &HeaderMap) -> Result<(), Proble
     responses(
         (status = 200, body = ProductView),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product, or it was discontinued (`DELETE`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The catalog has not reached `Shopcore-Min-Position` in time, or is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -110,6 +110,11 @@ pub async fn get_product(
         .await
         .map_err(|e| unavailable(&e))?
         .ok_or_else(|| Problem::not_found(format!("no product {id}")))?;
+    // DELETE discontinues: the product is gone from the API (its document and events stay,
+    // and `GET /products?status=discontinued` lists it for back-office use).
+    if product.status == "discontinued" {
+        return Err(Problem::not_found(format!("product {id} is discontinued")));
+    }
     let mut response = axum::Json(&product).into_response();
     if let Ok(value) = HeaderValue::from_str(&format!("\"{}\"", product.version)) {
         response.headers_mut().insert(header::ETAG, value);
@@ -191,7 +196,7 @@ fn list_query(
         ("category" = Option<String>, Query, description = "Only products in this category (its key; directly, not through a subcategory)"),
         ("sku" = Option<String>, Query, description = "Only the product with a variant of this SKU"),
         ("q" = Option<String>, Query, description = "Only products whose name starts with this text (as stored: case-sensitive, NFC)"),
-        ("status" = Option<String>, Query, description = "draft, published or discontinued"),
+        ("status" = Option<String>, Query, description = "draft, published or discontinued; without it, draft and published products"),
         ("limit" = Option<u32>, Query, description = "Products per page, 1 to 100 (20)"),
         ("cursor" = Option<String>, Query, description = "The `nextCursor` of the previous page"),
         ("Shopcore-Min-Position" = Option<String>, Header, description = "A `Shopcore-Position` token: wait (briefly) until the catalog has reached it"),

@@ -114,7 +114,7 @@ pub(super) fn command_options(headers: &HeaderMap) -> Result<CommandOptions, Pro
 }
 
 /// A gRPC request carrying the caller's token, the correlation id and trace context.
-fn grpc_request<T>(
+pub(super) fn grpc_request<T>(
     message: T,
     correlation: &CorrelationId,
     token: &BearerToken,
@@ -135,25 +135,37 @@ fn grpc_request<T>(
 /// The client of the command service, as [`send`] hands it to a call.
 pub(super) type Commands = CustomerCommandsClient<Channel>;
 
-/// Sends a customer command with the caller's token, correlation id and trace context, and
-/// turns a failed call into its problem.
+/// Sends a command through `client` with the caller's token, correlation id and trace
+/// context, and turns a failed call into its problem.
+pub(super) async fn call<C, M, R, F>(
+    client: &C,
+    correlation: &CorrelationId,
+    token: &BearerToken,
+    message: M,
+    send: impl FnOnce(C, tonic::Request<M>) -> F,
+) -> Result<R, Problem>
+where
+    C: Clone,
+    F: Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+{
+    send(client.clone(), grpc_request(message, correlation, token))
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|status| Problem::from_status(&status))
+}
+
+/// Sends a customer command (see [`call`]).
 pub(super) async fn send<M, F>(
     state: &AppState,
     correlation: &CorrelationId,
     token: &BearerToken,
     message: M,
-    call: impl FnOnce(Commands, tonic::Request<M>) -> F,
+    command: impl FnOnce(Commands, tonic::Request<M>) -> F,
 ) -> Result<pb::CustomerResult, Problem>
 where
     F: Future<Output = Result<tonic::Response<pb::CustomerResult>, tonic::Status>>,
 {
-    call(
-        state.customers.clone(),
-        grpc_request(message, correlation, token),
-    )
-    .await
-    .map(tonic::Response::into_inner)
-    .map_err(|status| Problem::from_status(&status))
+    call(&state.customers, correlation, token, message, command).await
 }
 
 /// Answers a write from the command's own result: the customer as the command left it, its
@@ -213,7 +225,7 @@ pub(super) fn written(status: StatusCode, reply: pb::CustomerResult) -> Result<R
     Ok(response)
 }
 
-fn etag(version: u64) -> HeaderValue {
+pub(super) fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 

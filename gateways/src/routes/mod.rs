@@ -4,6 +4,7 @@
 
 pub mod addresses;
 pub mod catalog;
+pub mod catalog_writes;
 pub mod customers;
 pub mod health;
 
@@ -13,6 +14,8 @@ use axum::http::HeaderMap;
 use shopcore_event_store::{GlobalLog, LogPosition};
 use shopcore_projections::catalog::read_model::CatalogReadModel;
 use shopcore_projections::customer::read_model::CustomerReadModel;
+use shopcore_proto::catalog::v1::category_commands_client::CategoryCommandsClient;
+use shopcore_proto::catalog::v1::product_commands_client::ProductCommandsClient;
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
 use shopcore_proto::ErrorCode;
 use tonic::transport::Channel;
@@ -28,6 +31,8 @@ pub const MIN_POSITION_HEADER: &str = "shopcore-min-position";
 #[derive(Clone)]
 pub struct AppState {
     pub customers: CustomerCommandsClient<Channel>,
+    pub products: ProductCommandsClient<Channel>,
+    pub categories: CategoryCommandsClient<Channel>,
     pub health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub customer_reads: CustomerReadModel,
     pub catalog: CatalogReadModel,

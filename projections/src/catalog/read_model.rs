@@ -47,7 +47,7 @@ impl From<crate::couch::CouchError> for CatalogReadError {
 #[serde(tag = "type", content = "value", rename_all = "camelCase")]
 pub enum AttributeView {
     Text(String),
-    Integer(i64),
+    Integer(#[serde(deserialize_with = "whole::i64")] i64),
     Boolean(bool),
     Money(MoneyView),
     TextList(Vec<String>),
@@ -56,6 +56,7 @@ pub enum AttributeView {
 /// An amount in minor units of an ISO 4217 currency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MoneyView {
+    #[serde(deserialize_with = "whole::i64")]
     pub amount: i64,
     pub currency: String,
 }
@@ -183,6 +184,7 @@ pub struct ProductFilter {
     pub sku: Option<String>,
     /// The start of its name (case-sensitive, as stored).
     pub name_prefix: Option<String>,
+    /// Without a status, discontinued products are left out.
     pub status: Option<ProductStatus>,
 }
 
@@ -275,9 +277,14 @@ impl CatalogReadModel {
                 json!({ "$gte": prefix, "$lt": format!("{prefix}\u{10FFFF}") }),
             );
         }
-        if let Some(status) = filter.status {
-            selector.insert("status".into(), json!(status_name(status)));
-        }
+        match filter.status {
+            Some(status) => selector.insert("status".into(), json!(status_name(status))),
+            // Discontinued products are listed only when asked for.
+            None => selector.insert(
+                "status".into(),
+                json!({ "$ne": status_name(ProductStatus::Discontinued) }),
+            ),
+        };
         let docs = self
             .couch
             .find(&json!({
@@ -327,5 +334,53 @@ where
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// Serde helpers for request bodies: JSON Schema counts `42.0` as an integer, so whole
+/// numbers written with a fraction part are accepted (and anything else refused).
+pub mod whole {
+    use serde::de::{Deserializer, Error, Visitor};
+
+    struct Whole;
+
+    impl Visitor<'_> for Whole {
+        type Value = i128;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<i128, E> {
+            Ok(i128::from(v))
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<i128, E> {
+            Ok(i128::from(v))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<i128, E> {
+            // Beyond 2^53 a float is no longer exact: refuse rather than round.
+            if v.fract() == 0.0 && v.abs() <= 9_007_199_254_740_992.0 {
+                Ok(v as i128)
+            } else {
+                Err(E::custom(format!("{v} is not a whole number")))
+            }
+        }
+    }
+
+    fn number<'de, D: Deserializer<'de>, T: TryFrom<i128>>(d: D) -> Result<T, D::Error> {
+        let n = d.deserialize_any(Whole)?;
+        T::try_from(n).map_err(|_| D::Error::custom(format!("{n} is out of range")))
+    }
+
+    /// An `i64`, also from `42.0`.
+    pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        number(d)
+    }
+
+    /// A present `u32` (absent is `None` through `#[serde(default)]`; `null` is refused).
+    pub fn some_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        number(d).map(Some)
     }
 }
