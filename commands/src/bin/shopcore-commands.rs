@@ -32,6 +32,9 @@ enum Command {
         /// Customers to register (every tenth is VIP).
         #[arg(long, default_value_t = 1000)]
         customers: usize,
+        /// Sample catalog: the category tree and this many products with variants.
+        #[arg(long, default_value_t = 300)]
+        products: usize,
     },
     /// Publish every stored event to Kafka (Avro, schema registry ids) until stopped.
     Relay {
@@ -81,7 +84,10 @@ async fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Seed { customers } => {
+        Command::Seed {
+            customers,
+            products,
+        } => {
             let store =
                 EventStore::connect(&cli.settings.database_url, &cli.settings.store_options())
                     .await?;
@@ -92,6 +98,15 @@ async fn main() -> anyhow::Result<()> {
                 "seeded {} customers, {} new events in {:.1} s",
                 report.customers,
                 report.events_written,
+                started.elapsed().as_secs_f64()
+            );
+            let started = std::time::Instant::now();
+            let catalog = shopcore_commands::seed::seed_catalog(&store, products).await?;
+            println!(
+                "seeded {} categories and {} products, {} new events in {:.1} s",
+                catalog.categories,
+                catalog.products,
+                catalog.events_written,
                 started.elapsed().as_secs_f64()
             );
             Ok(())
