@@ -144,11 +144,18 @@ pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
             post(catalog_writes::move_category),
         )
         .route_layer(axum::middleware::from_fn_with_state(
-            verifier,
+            verifier.clone(),
             crate::auth::authenticate,
         ));
+    let graphql = post(crate::graphql::execute)
+        .route_layer(axum::middleware::from_fn_with_state(
+            verifier,
+            crate::auth::authenticate,
+        ))
+        .layer(axum::Extension(crate::graphql::schema()));
     Router::new()
         .merge(protected)
+        .route("/graphql", get(crate::graphql::graphiql).merge(graphql))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

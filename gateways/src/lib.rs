@@ -20,6 +20,7 @@
 pub mod app;
 pub mod auth;
 pub mod correlation;
+pub mod graphql;
 pub mod openapi;
 pub mod problem;
 pub mod routes;

@@ -46,6 +46,10 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", shopcore_gateways::openapi::openapi_json());
             return Ok(());
         }
+        Some("graphql-sdl") => {
+            print!("{}", shopcore_gateways::graphql::sdl());
+            return Ok(());
+        }
         Some("token") => return mint(TokenArgs::parse_from(std::env::args().skip(1))),
         _ => {}
     }

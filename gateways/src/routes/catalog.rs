@@ -43,7 +43,7 @@ pub struct CategoryTreeView {
     pub categories: Vec<CategoryRow>,
 }
 
-fn unavailable(error: &CatalogReadError) -> Problem {
+pub(crate) fn unavailable(error: &CatalogReadError) -> Problem {
     match error {
         CatalogReadError::NotYetAt { wanted, reached } => {
             let mut problem = Problem::new(
@@ -126,7 +126,7 @@ pub async fn get_product(
 }
 
 /// The filters and page of `GET /products`, each checked and named when wrong.
-fn list_query(
+pub(crate) fn list_query(
     query: &BTreeMap<String, String>,
 ) -> Result<(ProductFilter, Option<Uuid>, usize), Problem> {
     let mut filter = ProductFilter::default();

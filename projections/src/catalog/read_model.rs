@@ -307,6 +307,14 @@ impl CatalogReadModel {
         Ok(ProductPage { items, next })
     }
 
+    /// The categories with these keys (those that exist), in one query.
+    pub async fn categories_by_key(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<CategoryRow>, CatalogReadError> {
+        Ok(super::taxonomy::categories_by_key(&self.mysql, keys).await?)
+    }
+
     /// The whole category tree, depth first.
     pub async fn categories(&self) -> Result<Vec<CategoryRow>, CatalogReadError> {
         Ok(category_tree(&self.mysql).await?)

@@ -270,3 +270,27 @@ pub async fn category_tree(pool: &MySqlPool) -> Result<Vec<CategoryRow>, sqlx::E
     all.sort_by_cached_key(sort_key);
     Ok(all)
 }
+
+/// The categories with these keys, in one query.
+pub async fn categories_by_key(
+    pool: &MySqlPool,
+    keys: &[String],
+) -> Result<Vec<CategoryRow>, sqlx::Error> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query =
+        sqlx::QueryBuilder::<MySql>::new(format!("{SELECT_CATEGORIES} WHERE category_key IN ("));
+    let mut keys_list = query.separated(", ");
+    for key in keys {
+        keys_list.push_bind(key);
+    }
+    query.push(")");
+    query
+        .build()
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(category_row)
+        .collect()
+}
