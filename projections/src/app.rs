@@ -35,10 +35,11 @@ pub async fn projectors(
         CouchDb::new(&settings.couchdb_url, &settings.couchdb_catalog_db)?,
         log.clone(),
     );
-    catalog
-        .prepare()
-        .await
-        .context("while preparing the CouchDB catalog database")?;
+    // Tried once here, but a CouchDB that is down must not keep the other projectors from
+    // starting: the projector prepares its database on its first checkpoint read, retrying.
+    if let Err(error) = catalog.prepare().await {
+        tracing::warn!(%error, "the CouchDB catalog database is not ready; its projector will retry");
+    }
     let projectors: Vec<Arc<dyn Projector>> = vec![
         Arc::new(CustomerMysqlProjector::new(mysql.clone(), log.clone())),
         Arc::new(TaxonomyMysqlProjector::new(mysql)),

@@ -272,17 +272,16 @@ struct OwnCouch {
 }
 
 impl OwnCouch {
-    async fn start(dir: &std::path::Path) -> anyhow::Result<Self> {
+    /// A server on a free port of its own, not started yet.
+    fn new(dir: &std::path::Path) -> anyhow::Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let mut couch = Self {
+        Ok(Self {
             port,
             dir: dir.to_path_buf(),
             child: None,
-        };
-        couch.restart().await?;
-        Ok(couch)
+        })
     }
 
     fn url(&self) -> String {
@@ -332,14 +331,15 @@ impl OwnCouch {
 async fn a_couchdb_outage_under_load_loses_nothing() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     std::fs::create_dir_all(dir.path().join("data"))?;
-    let mut server = OwnCouch::start(dir.path()).await?;
+    let mut server = OwnCouch::new(dir.path())?;
     let events = TestEventStore::create().await?;
     create_categories(&events.store).await?;
     let pipeline = product_pipeline(events.store.clone());
     let log = GlobalLog::new(events.store.pool().clone());
     let db = CouchDb::new(&server.url(), "catalog")?;
+    // The projector starts while CouchDB is still down: it must wait, not halt, and create
+    // its database and indexes once the server answers.
     let projector = Arc::new(CatalogCouchProjector::new(db.clone(), log.clone()));
-    projector.prepare().await?;
     let runner = ProjectionRunner::new(log.clone(), projector.clone(), 20);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let live = tokio::spawn({
@@ -347,9 +347,11 @@ async fn a_couchdb_outage_under_load_loses_nothing() -> anyhow::Result<()> {
         async move { runner.run(stopped).await }
     });
 
-    // Products before the outage, and more while the server is down: the projector keeps
+    // Products before CouchDB is up, and more while it is down again: the projector keeps
     // failing to reach it, then resumes where it stopped.
     let mut ids = seed(&pipeline, "A").await?;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    server.restart().await?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
     while projector.checkpoint().await? == shopcore_event_store::LogPosition::START {
         anyhow::ensure!(tokio::time::Instant::now() < deadline, "nothing projected");
@@ -375,6 +377,15 @@ async fn a_couchdb_outage_under_load_loses_nothing() -> anyhow::Result<()> {
         let (doc, _) = stored(&db, *id).await?;
         assert_eq!(doc, expected(&log, *id).await?, "product {id}");
     }
+    let ddocs: Vec<String> = INDEXES
+        .iter()
+        .map(|(ddoc, _, _)| format!("_design/{ddoc}"))
+        .collect();
+    assert_eq!(
+        db.get_many(&ddocs).await?.len(),
+        INDEXES.len(),
+        "indexes made late"
+    );
     server.kill().await?;
     events.drop_database().await
 }

@@ -9,8 +9,9 @@
 //! change nothing. A conflict (another writer saved the document in between) is transient: the
 //! next attempt reads the new `_rev`.
 //!
-//! The Mango indexes the catalog queries use are created by [`CatalogCouchProjector::prepare`]
-//! (and again after a reset), never by hand.
+//! The database and the Mango indexes the catalog queries use are created by the projector
+//! ([`CatalogCouchProjector::prepare`], on its first checkpoint read and again after a reset),
+//! never by hand. A CouchDB that is down at start-up only delays this projector.
 
 use std::collections::BTreeMap;
 
@@ -44,13 +45,20 @@ pub const INDEXES: &[(&str, &str, &[&str])] = &[
 pub struct CatalogCouchProjector {
     db: CouchDb,
     log: GlobalLog,
+    /// Set once the database and its indexes exist: a CouchDB that is down when the process
+    /// starts delays this projector (its first batches fail as transient) and nothing else.
+    prepared: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl CatalogCouchProjector {
     pub const NAME: &'static str = "catalog_couch";
 
     pub fn new(db: CouchDb, log: GlobalLog) -> Self {
-        Self { db, log }
+        Self {
+            db,
+            log,
+            prepared: std::sync::Arc::default(),
+        }
     }
 
     fn checkpoint_id() -> String {
@@ -63,7 +71,17 @@ impl CatalogCouchProjector {
         for (ddoc, name, fields) in INDEXES {
             self.db.ensure_index(ddoc, name, fields).await?;
         }
+        self.prepared
+            .store(true, std::sync::atomic::Ordering::Release);
         Ok(())
+    }
+
+    /// [`Self::prepare`], once per process.
+    async fn ensure_prepared(&self) -> Result<(), CouchError> {
+        if self.prepared.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(());
+        }
+        self.prepare().await
     }
 
     /// The new document of one product after `batch` (its events in this batch, in order), or
@@ -136,6 +154,7 @@ impl Projector for CatalogCouchProjector {
     }
 
     async fn checkpoint(&self) -> Result<LogPosition, ProjectionError> {
+        self.ensure_prepared().await?;
         couch_checkpoint(&self.db).await
     }
 
@@ -147,6 +166,7 @@ impl Projector for CatalogCouchProjector {
         let Some(last) = events.last() else {
             return Ok(());
         };
+        self.ensure_prepared().await?;
         let mut touched: BTreeMap<&str, Vec<StoredEvent>> = BTreeMap::new();
         for event in events.iter().filter(|e| e.aggregate_type == AGGREGATE_TYPE) {
             touched
@@ -205,6 +225,8 @@ impl Projector for CatalogCouchProjector {
     /// of the log. (A `_changes` follower of this database starts again from `0` after it.)
     async fn reset(&self) -> Result<(), ProjectionError> {
         self.db.delete_database().await?;
+        self.prepared
+            .store(false, std::sync::atomic::Ordering::Release);
         self.prepare().await?;
         Ok(())
     }
