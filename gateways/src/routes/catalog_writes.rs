@@ -6,10 +6,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use serde::{Deserialize, Serialize};
 use shopcore_auth::scopes::MANAGE_PRODUCTS;
 use shopcore_auth::Principal;
@@ -301,14 +299,44 @@ fn tree_written(status: StatusCode, reply: pb::TaxonomyResult) -> Result<Respons
     Ok(response)
 }
 
-/// What every catalog write needs from the request.
-struct Caller<'a> {
-    state: &'a AppState,
-    correlation: &'a CorrelationId,
-    token: &'a BearerToken,
+/// What every catalog write needs from the request: the state, and the caller — a platform
+/// token with `manage_products` (refused with 403 otherwise) — with its token and correlation
+/// id, which travel on to the command service.
+pub struct CatalogWriter {
+    state: AppState,
+    correlation: CorrelationId,
+    token: BearerToken,
 }
 
-impl Caller<'_> {
+impl axum::extract::FromRequestParts<AppState> for CatalogWriter {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Problem> {
+        let missing = || Problem::unauthenticated(&shopcore_auth::AuthError::Missing);
+        let principal = parts.extensions.get::<Principal>().ok_or_else(missing)?;
+        principal
+            .platform(MANAGE_PRODUCTS)
+            .map_err(Problem::forbidden)?;
+        Ok(Self {
+            state: state.clone(),
+            token: parts
+                .extensions
+                .get::<BearerToken>()
+                .cloned()
+                .ok_or_else(missing)?,
+            correlation: parts
+                .extensions
+                .get::<CorrelationId>()
+                .cloned()
+                .unwrap_or_else(|| CorrelationId(Uuid::now_v7().to_string(), None)),
+        })
+    }
+}
+
+impl CatalogWriter {
     async fn product<M, F>(
         &self,
         status: StatusCode,
@@ -320,8 +348,8 @@ impl Caller<'_> {
     {
         let reply = call(
             &self.state.products,
-            self.correlation,
-            self.token,
+            &self.correlation,
+            &self.token,
             message,
             send,
         )
@@ -340,21 +368,14 @@ impl Caller<'_> {
     {
         let reply = call(
             &self.state.categories,
-            self.correlation,
-            self.token,
+            &self.correlation,
+            &self.token,
             message,
             send,
         )
         .await?;
         tree_written(status, reply)
     }
-}
-
-/// The caller may change the catalog: a platform token with `manage_products`.
-fn manager(principal: &Principal) -> Result<(), Problem> {
-    principal
-        .platform(MANAGE_PRODUCTS)
-        .map_err(Problem::forbidden)
 }
 
 /// Create a product (a draft).
@@ -372,14 +393,10 @@ fn manager(principal: &Principal) -> Result<(), Problem> {
     )
 )]
 pub async fn create_product(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateProduct>,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
     let request = pb::CreateProductRequest {
         product_id: String::new(),
         name: body.name,
@@ -389,12 +406,7 @@ pub async fn create_product(
         categories: body.categories.unwrap_or_default(),
         options: Some(command_options(&headers)?),
     };
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .product(StatusCode::CREATED, request, |mut c, r| async move {
             c.create_product(r).await
         })
@@ -419,15 +431,11 @@ pub async fn create_product(
     )
 )]
 pub async fn update_product(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<UpdateProduct>,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
     let request = pb::UpdateProductRequest {
         product_id: id.to_string(),
         name: body.name,
@@ -438,12 +446,7 @@ pub async fn update_product(
         }),
         options: Some(command_options(&headers)?),
     };
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .product(StatusCode::OK, request, |mut c, r| async move {
             c.update_product(r).await
         })
@@ -468,26 +471,17 @@ pub async fn update_product(
     )
 )]
 pub async fn assign_categories(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<AssignCategories>,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
     let request = pb::AssignCategoriesRequest {
         product_id: id.to_string(),
         categories: body.categories,
         options: Some(command_options(&headers)?),
     };
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .product(StatusCode::OK, request, |mut c, r| async move {
             c.assign_categories(r).await
         })
@@ -512,15 +506,11 @@ pub async fn assign_categories(
     )
 )]
 pub async fn add_variant(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<AddVariant>,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
     let request = pb::AddVariantRequest {
         product_id: id.to_string(),
         variant_id: String::new(),
@@ -528,12 +518,7 @@ pub async fn add_variant(
         attributes: attributes_to_pb(body.attributes),
         options: Some(command_options(&headers)?),
     };
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .product(StatusCode::CREATED, request, |mut c, r| async move {
             c.add_variant(r).await
         })
@@ -559,15 +544,11 @@ pub async fn add_variant(
     )
 )]
 pub async fn update_variant(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath((id, variant_id)): ApiPath<(Uuid, Uuid)>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<UpdateVariant>,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
     let request = pb::UpdateVariantRequest {
         product_id: id.to_string(),
         variant_id: variant_id.to_string(),
@@ -577,12 +558,7 @@ pub async fn update_variant(
         }),
         options: Some(command_options(&headers)?),
     };
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .product(StatusCode::OK, request, |mut c, r| async move {
             c.update_variant(r).await
         })
@@ -605,25 +581,16 @@ pub async fn update_variant(
     )
 )]
 pub async fn remove_variant(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath((id, variant_id)): ApiPath<(Uuid, Uuid)>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
     let request = pb::RemoveVariantRequest {
         product_id: id.to_string(),
         variant_id: variant_id.to_string(),
         options: Some(command_options(&headers)?),
     };
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .product(StatusCode::OK, request, |mut c, r| async move {
             c.remove_variant(r).await
         })
@@ -652,20 +619,11 @@ fn lifecycle(id: Uuid, headers: &HeaderMap) -> Result<pb::ProductLifecycleReques
     )
 )]
 pub async fn publish_product(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .product(
             StatusCode::OK,
             lifecycle(id, &headers)?,
@@ -689,20 +647,11 @@ pub async fn publish_product(
     )
 )]
 pub async fn unpublish_product(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .product(
             StatusCode::OK,
             lifecycle(id, &headers)?,
@@ -726,20 +675,11 @@ pub async fn unpublish_product(
     )
 )]
 pub async fn discontinue_product(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath(id): ApiPath<Uuid>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .product(
             StatusCode::OK,
             lifecycle(id, &headers)?,
@@ -764,14 +704,10 @@ pub async fn discontinue_product(
     )
 )]
 pub async fn create_category(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateCategory>,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
     let request = pb::CreateCategoryRequest {
         key: body.key,
         name: body.name,
@@ -779,12 +715,7 @@ pub async fn create_category(
         position: body.position.unwrap_or(0),
         options: Some(command_options(&headers)?),
     };
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .tree(StatusCode::CREATED, request, |mut c, r| async move {
             c.create_category(r).await
         })
@@ -809,27 +740,18 @@ pub async fn create_category(
     )
 )]
 pub async fn update_category(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath(key): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<UpdateCategory>,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
     let request = pb::UpdateCategoryRequest {
         key,
         name: body.name,
         position: body.position,
         options: Some(command_options(&headers)?),
     };
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .tree(StatusCode::OK, request, |mut c, r| async move {
             c.update_category(r).await
         })
@@ -854,27 +776,18 @@ pub async fn update_category(
     )
 )]
 pub async fn move_category(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath(key): ApiPath<String>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<MoveCategory>,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
     let request = pb::MoveCategoryRequest {
         key,
         parent: parent(body.parent)?,
         position: body.position.unwrap_or(0),
         options: Some(command_options(&headers)?),
     };
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .tree(StatusCode::OK, request, |mut c, r| async move {
             c.move_category(r).await
         })
@@ -896,24 +809,15 @@ pub async fn move_category(
     )
 )]
 pub async fn remove_category(
-    State(state): State<AppState>,
-    Extension(correlation): Extension<CorrelationId>,
-    Extension(principal): Extension<Principal>,
-    Extension(token): Extension<BearerToken>,
+    writer: CatalogWriter,
     ApiPath(key): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    manager(&principal)?;
     let request = pb::RemoveCategoryRequest {
         key,
         options: Some(command_options(&headers)?),
     };
-    let caller = Caller {
-        state: &state,
-        correlation: &correlation,
-        token: &token,
-    };
-    caller
+    writer
         .tree(StatusCode::OK, request, |mut c, r| async move {
             c.remove_category(r).await
         })
