@@ -320,6 +320,7 @@ impl Query {
         category: Option<String>,
         sku: Option<String>,
         name_prefix: Option<String>,
+        #[graphql(desc = "`<key>:<value>`, as in REST's `attribute`")] attribute: Option<String>,
         status: Option<String>,
     ) -> async_graphql::Result<Connection<String, Product>> {
         caller(ctx)?.require(VIEW_PRODUCTS).map_err(forbidden)?;
@@ -328,6 +329,7 @@ impl Query {
             ("category", category),
             ("sku", sku),
             ("q", name_prefix),
+            ("attribute", attribute),
             ("status", status),
             ("cursor", after.clone()),
             ("limit", first.map(|n| n.to_string())),

@@ -267,12 +267,20 @@ impl Modify for InputLimits {
                     continue;
                 }
                 use shopcore_domain::catalog::values::{
-                    MAX_CATEGORY_CHARS, MAX_NAME_CHARS, MAX_SKU_CHARS,
+                    MAX_ATTRIBUTE_TEXT_CHARS, MAX_CATEGORY_CHARS, MAX_NAME_CHARS, MAX_SKU_CHARS,
                 };
                 parameter.schema = Some(match parameter.name.as_str() {
                     "category" => string(1, MAX_CATEGORY_CHARS, "^[a-z0-9]+(-[a-z0-9]+)*$"),
                     "sku" => string(1, MAX_SKU_CHARS, "^[A-Za-z0-9._-]+$"),
                     "q" => string(1, MAX_NAME_CHARS, &name_start),
+                    "attribute" => string(
+                        3,
+                        64 + 1 + MAX_ATTRIBUTE_TEXT_CHARS,
+                        &format!(
+                            "^[a-z][a-z0-9_]{{0,63}}:[^\\s{invisible}]([^{invisible}]{{0,{}}}[^\\s{invisible}])?$",
+                            MAX_ATTRIBUTE_TEXT_CHARS - 2
+                        ),
+                    ),
                     "cursor" => RefOr::T(Schema::Object(
                         ObjectBuilder::new()
                             .schema_type(Type::String)

@@ -72,7 +72,22 @@ async fn products_and_categories_read_back_with_filters_pages_and_fresh_writes(
                 name: format!("{} {n}", if n % 2 == 0 { "Trail" } else { "Road" }),
                 description: String::new(),
                 brand: None,
-                attributes: BTreeMap::new(),
+                attributes: BTreeMap::from([
+                    (
+                        "material".to_owned(),
+                        pb::AttributeValue {
+                            value: Some(pb::attribute_value::Value::Text(
+                                if n % 2 == 0 { "cotton" } else { "wool" }.into(),
+                            )),
+                        },
+                    ),
+                    (
+                        "weight_grams".to_owned(),
+                        pb::AttributeValue {
+                            value: Some(pb::attribute_value::Value::Integer(200 + n)),
+                        },
+                    ),
+                ]),
                 categories: vec![category.into()],
                 options: None,
             }))
@@ -125,6 +140,12 @@ async fn products_and_categories_read_back_with_filters_pages_and_fresh_writes(
     assert_eq!(names(&body), ["Trail 4"]);
     let (_, body) = get(&app, &list("category=shoes&q=Road"), None).await?;
     assert_eq!(names(&body), ["Road 1"]);
+    let (_, body) = get(&app, &list("attribute=material:wool"), None).await?;
+    assert_eq!(names(&body), ["Road 1", "Road 3"]);
+    let (_, body) = get(&app, &list("attribute=weight_grams:202"), None).await?;
+    assert_eq!(names(&body), ["Trail 2"]);
+    let (_, body) = get(&app, &list("attribute=material:silk"), None).await?;
+    assert_eq!(names(&body), Vec::<String>::new());
 
     // Pages of two, in creation order, each product once.
     let mut seen = Vec::new();
@@ -152,6 +173,8 @@ async fn products_and_categories_read_back_with_filters_pages_and_fresh_writes(
         ("sku=A%20B", "sku"),
         ("q=%E2%80%8B", "q"),
         ("status=gone", "status"),
+        ("attribute=material", "attribute"),
+        ("attribute=Material:wool", "attribute"),
         ("limit=0", "limit"),
         ("limit=101", "limit"),
         ("cursor=nope", "cursor"),

@@ -11,7 +11,9 @@ use axum::Extension;
 use serde::Serialize;
 use shopcore_auth::scopes::VIEW_PRODUCTS;
 use shopcore_auth::Principal;
-use shopcore_domain::catalog::values::{clean_sku, is_category_key, MAX_NAME_CHARS};
+use shopcore_domain::catalog::values::{
+    clean_sku, is_category_key, MAX_ATTRIBUTE_TEXT_CHARS, MAX_NAME_CHARS,
+};
 use shopcore_domain::catalog::ProductStatus;
 use shopcore_event_store::LogPosition;
 use shopcore_projections::catalog::read_model::{CatalogReadError, ProductFilter, ProductView};
@@ -157,6 +159,26 @@ pub(crate) fn list_query(
         }
         filter.name_prefix = Some(prefix);
     }
+    if let Some(attribute) = query.get("attribute") {
+        let invalid = || {
+            Problem::invalid(
+                "attribute",
+                "must be <key>:<value>, the key as product attributes name them",
+            )
+        };
+        let (key, value) = attribute.split_once(':').ok_or_else(invalid)?;
+        let key_ok = key.len() <= 64
+            && key.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let value = shopcore_domain::text::clean(value)
+            .map_err(|issue| Problem::invalid("attribute", issue.reason()))?;
+        if !key_ok || value.is_empty() || value.chars().count() > MAX_ATTRIBUTE_TEXT_CHARS {
+            return Err(invalid());
+        }
+        filter.attribute = Some((key.to_owned(), value));
+    }
     if let Some(status) = query.get("status") {
         filter.status = Some(match status.as_str() {
             "draft" => ProductStatus::Draft,
@@ -196,6 +218,7 @@ pub(crate) fn list_query(
         ("category" = Option<String>, Query, description = "Only products in this category (its key; directly, not through a subcategory)"),
         ("sku" = Option<String>, Query, description = "Only the product with a variant of this SKU"),
         ("q" = Option<String>, Query, description = "Only products whose name starts with this text (as stored: case-sensitive, NFC)"),
+        ("attribute" = Option<String>, Query, description = "Only products with this attribute, as `<key>:<value>` (`material:cotton`, `weight_grams:280`, `waterproof:true`; a text list matches when it holds the value)"),
         ("status" = Option<String>, Query, description = "draft, published or discontinued; without it, draft and published products"),
         ("limit" = Option<u32>, Query, description = "Products per page, 1 to 100 (20)"),
         ("cursor" = Option<String>, Query, description = "The `nextCursor` of the previous page"),

@@ -184,6 +184,9 @@ pub struct ProductFilter {
     pub sku: Option<String>,
     /// The start of its name (case-sensitive, as stored).
     pub name_prefix: Option<String>,
+    /// A product attribute (not a variant's) with this key and value: a text equal to the
+    /// value, a text list holding it, or an integer or boolean written the same way.
+    pub attribute: Option<(String, String)>,
     /// Without a status, discontinued products are left out.
     pub status: Option<ProductStatus>,
 }
@@ -276,6 +279,20 @@ impl CatalogReadModel {
                 "name".into(),
                 json!({ "$gte": prefix, "$lt": format!("{prefix}\u{10FFFF}") }),
             );
+        }
+        if let Some((key, value)) = &filter.attribute {
+            let field = format!("attributes.{key}.value");
+            let mut any = vec![
+                json!({ &field: value }),
+                json!({ &field: { "$elemMatch": { "$eq": value } } }),
+            ];
+            if let Ok(number) = value.parse::<i64>() {
+                any.push(json!({ &field: number }));
+            }
+            if let Ok(flag) = value.parse::<bool>() {
+                any.push(json!({ &field: flag }));
+            }
+            selector.insert("$or".into(), Value::Array(any));
         }
         match filter.status {
             Some(status) => selector.insert("status".into(), json!(status_name(status))),
