@@ -510,6 +510,59 @@ mod tests {
         );
     }
 
+    #[test]
+    fn attributes_keep_their_type_and_value_and_categories_their_path() {
+        use shopcore_projections::catalog::read_model::MoneyView;
+        let map = std::collections::BTreeMap::from([
+            (
+                "care".to_owned(),
+                AttributeView::TextList(vec!["no dryer".into()]),
+            ),
+            (
+                "deposit".to_owned(),
+                AttributeView::Money(MoneyView {
+                    amount: 250,
+                    currency: "EUR".into(),
+                }),
+            ),
+            ("weight_grams".to_owned(), AttributeView::Integer(280)),
+        ]);
+        let fields: Vec<(String, String, serde_json::Value)> = attributes(&map)
+            .into_iter()
+            .map(|a| (a.key, a.r#type, a.value.0))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                (
+                    "care".into(),
+                    "textList".into(),
+                    serde_json::json!(["no dryer"])
+                ),
+                (
+                    "deposit".into(),
+                    "money".into(),
+                    serde_json::json!({"amount": 250, "currency": "EUR"})
+                ),
+                (
+                    "weight_grams".into(),
+                    "integer".into(),
+                    serde_json::json!(280)
+                ),
+            ]
+        );
+        let category = Category::from(CategoryRow {
+            key: "trail".into(),
+            name: "Trail".into(),
+            parent: Some("shoes".into()),
+            path: "footwear/shoes/trail".into(),
+            depth: 3,
+            position: 2,
+        });
+        assert_eq!(category.path, ["footwear", "shoes", "trail"]);
+        assert_eq!((category.depth, category.position), (3, 2));
+    }
+
     #[tokio::test]
     async fn every_resolver_asks_for_the_caller() {
         // Without a principal in the request data a resolver fails instead of answering.
