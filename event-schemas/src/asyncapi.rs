@@ -92,6 +92,7 @@ pub fn document(schemas: &EventSchemas) -> anyhow::Result<Value> {
             }),
         );
     }
+    crate::documents::asyncapi::add_channels(&mut channels, &mut messages)?;
     Ok(json!({
         "asyncapi": "2.6.0",
         "id": "urn:shopcore:events",

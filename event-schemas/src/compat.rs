@@ -84,33 +84,49 @@ pub fn backward_compatible(previous: &Schema, current: &Schema) -> Result<(), St
 pub fn check(schemas: &EventSchemas, dir: &Path) -> anyhow::Result<Vec<Finding>> {
     let mut findings = Vec::new();
     for topic in schemas.topics() {
-        let subject = topic.spec.value_subject();
         let current: Json = serde_json::from_str(&topic.schema_json)?;
-        findings.push(match latest(dir, &subject)? {
-            None => Finding::New { subject },
-            Some((version, previous_json)) => {
-                if previous_json == current {
-                    Finding::Unchanged { subject, version }
-                } else {
-                    let previous = Schema::parse(&previous_json).map_err(|e| {
-                        anyhow::anyhow!("{subject} v{version}: recorded schema does not parse: {e}")
-                    })?;
-                    match backward_compatible(&previous, &topic.schema) {
-                        Ok(()) => Finding::Unrecorded {
-                            subject,
-                            next: version + 1,
-                        },
-                        Err(reason) => Finding::Incompatible {
-                            subject,
-                            version,
-                            reason,
-                        },
-                    }
-                }
-            }
-        });
+        findings.push(check_subject(
+            dir,
+            &topic.spec.value_subject(),
+            &current,
+            &topic.schema,
+        )?);
     }
     Ok(findings)
+}
+
+/// Checks one subject's current schema (`current_json`, parsed as `current`) against its
+/// history in `dir`.
+pub fn check_subject(
+    dir: &Path,
+    subject: &str,
+    current_json: &Json,
+    current: &Schema,
+) -> anyhow::Result<Finding> {
+    let subject = subject.to_owned();
+    Ok(match latest(dir, &subject)? {
+        None => Finding::New { subject },
+        Some((version, previous_json)) => {
+            if previous_json == *current_json {
+                Finding::Unchanged { subject, version }
+            } else {
+                let previous = Schema::parse(&previous_json).map_err(|e| {
+                    anyhow::anyhow!("{subject} v{version}: recorded schema does not parse: {e}")
+                })?;
+                match backward_compatible(&previous, current) {
+                    Ok(()) => Finding::Unrecorded {
+                        subject,
+                        next: version + 1,
+                    },
+                    Err(reason) => Finding::Incompatible {
+                        subject,
+                        version,
+                        reason,
+                    },
+                }
+            }
+        }
+    })
 }
 
 /// Records new and compatibly changed subjects as their next version. Refuses (and writes

@@ -8,6 +8,8 @@
 //!   turns a stored event into the Avro value of its topic.
 //! - [`compat`]: the BACKWARD compatibility check against the recorded subject history in
 //!   `subjects/`.
+//! - [`documents`]: the Avro schema of catalog product documents (`documents/`), published by
+//!   the catalog change feed, and the JSON ↔ Avro conversions that detect schema drift.
 //! - [`asyncapi`]: the AsyncAPI document (`docs/api/asyncapi.yaml`).
 //! - [`registry_double`]: an in-process HTTP double of the Confluent Schema Registry subset the
 //!   relay uses, for tests and local runs (no registry can be installed on the build machines).
@@ -15,6 +17,7 @@
 pub mod asyncapi;
 pub mod compat;
 mod convert;
+pub mod documents;
 pub mod envelope;
 pub mod error;
 pub mod registry_double;

@@ -9,7 +9,8 @@
 //!   gateway uses.
 //! - [`catalog`]: the product documents of the CouchDB catalog database and their projector
 //!   (idempotent by version, checkpoint in a `_local` document, Mango indexes it creates).
-//! - [`couch`]: a small client of the CouchDB HTTP API.
+//! - [`couch`]: the CouchDB HTTP client, the `shopcore-couch` crate (re-exported, so
+//!   `shopcore_projections::couch::CouchDb` still names it).
 //! - [`stores`]: connecting to MySQL (migrating it: this process owns that schema, or only
 //!   checking it, for the gateway), Redis, and the event store (schema checked, never migrated).
 //! - [`rebuild`]: replay the whole log into a fresh read model through the same projector code.
@@ -19,7 +20,7 @@
 
 pub mod app;
 pub mod catalog;
-pub mod couch;
+pub use shopcore_couch as couch;
 pub mod customer;
 pub mod error;
 pub mod rebuild;

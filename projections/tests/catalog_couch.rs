@@ -18,6 +18,7 @@ use shopcore_event_store::testing::TestEventStore;
 use shopcore_event_store::GlobalLog;
 use shopcore_projections::catalog::couch::{CatalogCouchProjector, INDEXES};
 use shopcore_projections::catalog::{ProductDocument, AGGREGATE_TYPE};
+use shopcore_projections::couch::testing::{couchdb_url, OwnCouch};
 use shopcore_projections::couch::CouchDb;
 use shopcore_projections::runtime::{ProjectionRunner, Projector};
 use uuid::Uuid;
@@ -147,8 +148,7 @@ async fn stored(db: &CouchDb, id: Uuid) -> anyhow::Result<(ProductDocument, Stri
 }
 
 fn couch(name: &str) -> anyhow::Result<CouchDb> {
-    let url = std::env::var("COUCHDB_URL").unwrap_or_else(|_| "http://127.0.0.1:5984".into());
-    Ok(CouchDb::new(&url, name)?)
+    Ok(CouchDb::new(&couchdb_url(), name)?)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -250,87 +250,9 @@ async fn killed_couch_projector_resumes_to_documents_equal_to_the_events() -> an
 
 // --- CouchDB outage ------------------------------------------------------------------------
 
-fn pouchdb_binary() -> std::path::PathBuf {
-    if let Some(path) = std::env::var_os("POUCHDB_BIN") {
-        return path.into();
-    }
-    let home = std::env::var_os("SHOPCORE_HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| {
-            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                .join(".local/share/shopcore")
-        });
-    home.join("pouchdb/node_modules/.bin/pouchdb-server")
-}
-
-/// A pouchdb-server of this test's own, on disk, so that it can be killed and restarted
-/// without touching the shared one or losing what it acknowledged.
-struct OwnCouch {
-    port: u16,
-    dir: std::path::PathBuf,
-    child: Option<tokio::process::Child>,
-}
-
-impl OwnCouch {
-    /// A server on a free port of its own, not started yet.
-    fn new(dir: &std::path::Path) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        Ok(Self {
-            port,
-            dir: dir.to_path_buf(),
-            child: None,
-        })
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    async fn restart(&mut self) -> anyhow::Result<()> {
-        let child = tokio::process::Command::new(pouchdb_binary())
-            .arg("--dir")
-            .arg(self.dir.join("data"))
-            .arg("--config")
-            .arg(self.dir.join("config.json"))
-            .arg("--port")
-            .arg(self.port.to_string())
-            .arg("--host")
-            .arg("127.0.0.1")
-            .arg("--no-color")
-            .current_dir(&self.dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        self.child = Some(child);
-        let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-        while client.get(self.url()).send().await.is_err() {
-            anyhow::ensure!(
-                tokio::time::Instant::now() < deadline,
-                "pouchdb-server did not answer on {} within 60 s",
-                self.url()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        Ok(())
-    }
-
-    /// SIGKILL, as a crash would.
-    async fn kill(&mut self) -> anyhow::Result<()> {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await?;
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_couchdb_outage_under_load_loses_nothing() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    std::fs::create_dir_all(dir.path().join("data"))?;
     let mut server = OwnCouch::new(dir.path())?;
     let events = TestEventStore::create().await?;
     create_categories(&events.store).await?;

@@ -1,5 +1,6 @@
-//! Reading published events back: for tests and for `shopcore-commands events`, which prints
-//! them decoded.
+//! Reading published messages back: for tests and for `shopcore-commands events`, which prints
+//! them decoded (events and documents from Avro, dead letters as the JSON they carry,
+//! tombstones as `null`).
 
 use rdkafka::consumer::{Consumer as _, StreamConsumer};
 use rdkafka::message::{Headers as _, Message as _};
@@ -112,11 +113,24 @@ pub async fn print_decoded(
     )
     .await?;
     let decoder = AvroDecoder::new(SrSettings::new(schema_registry_url.to_owned()));
+    let documents = shopcore_event_schemas::documents::DocumentSchema::product()?;
     for message in messages.iter().take(limit) {
-        let value = match decoder.decode(Some(&message.payload)).await {
-            Ok(decoded) => serde_json::Value::try_from(decoded.value)
-                .unwrap_or_else(|e| serde_json::json!({ "undecodable": e.to_string() })),
-            Err(e) => serde_json::json!({ "undecodable": e.to_string() }),
+        let value = match message.payload.first() {
+            // A tombstone (a deleted document).
+            None => serde_json::Value::Null,
+            // Confluent wire format: magic byte 0, schema id, Avro.
+            Some(0) => match decoder.decode(Some(&message.payload)).await {
+                Ok(decoded) if message.topic.ends_with(documents.topic) => {
+                    documents.to_json(&decoded.value)
+                }
+                Ok(decoded) => serde_json::Value::try_from(decoded.value)
+                    .unwrap_or_else(|e| serde_json::json!({ "undecodable": e.to_string() })),
+                Err(e) => serde_json::json!({ "undecodable": e.to_string() }),
+            },
+            // A dead letter: the document's own JSON.
+            Some(_) => serde_json::from_slice(&message.payload).unwrap_or_else(|_| {
+                serde_json::json!({ "undecodable": "neither Avro in the wire format nor JSON" })
+            }),
         };
         println!(
             "{}",

@@ -24,21 +24,19 @@
 //! [`shopcore_event_store::tail::TailLoop`]; this module is the [`LogConsumer`] it drives.
 
 pub mod consumer;
-mod kafka;
 mod metrics;
 pub mod server;
 pub mod settings;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _, PurgeConfig};
+use rdkafka::producer::FutureRecord;
 use schema_registry_converter::async_impl::avro::AvroEncoder;
-use schema_registry_converter::async_impl::schema_registry::SrSettings;
 use schema_registry_converter::schema_registry_common::{
     SchemaType, SubjectNameStrategy, SuppliedSchema,
 };
@@ -48,6 +46,8 @@ use shopcore_event_store::{GlobalLog, LogPosition, StoredEvent};
 use sqlx::{Connection as _, PgConnection};
 use tokio::sync::watch;
 use tracing::Instrument as _;
+
+use crate::kafka::{self, ReplaceableProducer};
 
 pub use settings::RelaySettings;
 
@@ -104,7 +104,7 @@ impl Relay {
         tracing::info!(relay = %self.publisher.settings.name, topics = ?self.topics(), "relay starting");
         self.tail.run(shutdown).await;
         self.publisher.release_leadership().await;
-        let _ = self.publisher.producer().flush(Duration::from_secs(5));
+        self.publisher.producer.flush(Duration::from_secs(5));
         tracing::info!(relay = %self.publisher.settings.name, "relay stopped");
     }
 }
@@ -114,8 +114,8 @@ struct Publisher {
     settings: RelaySettings,
     log: GlobalLog,
     schemas: &'static EventSchemas,
-    /// Replaced after a failed batch (see [`Publisher::reset_producer`]).
-    producer: Mutex<Arc<FutureProducer<kafka::RelayContext>>>,
+    /// Replaced after a failed batch (see [`ReplaceableProducer`]).
+    producer: ReplaceableProducer,
     encoder: AvroEncoder,
     routes: HashMap<&'static str, Route>,
     /// The connection holding the leadership lock, while this relay is the active one.
@@ -130,11 +130,8 @@ const LOCK_NAMESPACE: i32 = 0x5245_4c59; // "RELY"
 impl Publisher {
     fn new(settings: RelaySettings, log: GlobalLog) -> anyhow::Result<Self> {
         let schemas = EventSchemas::embedded()?;
-        let producer = kafka::producer(&settings)?;
-        let sr_settings = SrSettings::new_builder(settings.schema_registry_url.clone())
-            .set_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| anyhow::anyhow!("schema registry settings: {e}"))?;
+        let producer = ReplaceableProducer::new(settings.kafka_client())?;
+        let encoder = kafka::avro_encoder(&settings.schema_registry_url)?;
         let routes = schemas
             .topics()
             .iter()
@@ -157,35 +154,12 @@ impl Publisher {
             settings,
             log,
             schemas,
-            producer: Mutex::new(Arc::new(producer)),
-            encoder: AvroEncoder::new(sr_settings),
+            producer,
+            encoder,
             routes,
             leader: tokio::sync::Mutex::new(None),
             prepared: AtomicBool::new(false),
         })
-    }
-
-    fn producer(&self) -> Arc<FutureProducer<kafka::RelayContext>> {
-        self.producer.lock().expect("producer lock").clone()
-    }
-
-    /// Replaces the producer after a failed batch. The batch is sent again from the checkpoint,
-    /// so the old producer's queue is purged, and the new producer starts a fresh idempotent
-    /// session: a broker that restarted or lost the old session's state (sequence numbers,
-    /// producer epoch) cannot reject the retry as out of sequence.
-    fn reset_producer(&self) {
-        match kafka::producer(&self.settings) {
-            Ok(fresh) => {
-                let old = std::mem::replace(
-                    &mut *self.producer.lock().expect("producer lock"),
-                    Arc::new(fresh),
-                );
-                old.purge(PurgeConfig::default().queue().inflight());
-            }
-            Err(error) => {
-                tracing::warn!(%error, "could not create a new producer; keeping the old one")
-            }
-        }
     }
 
     /// The Kafka topic names (with prefix) the relay publishes to.
@@ -197,25 +171,14 @@ impl Publisher {
 
     /// Creates missing topics and registers every topic's value schema.
     pub async fn prepare(&self) -> Result<(), TailError> {
-        kafka::ensure_topics(&self.settings, &self.topics())
+        kafka::ensure_topics(&self.settings.kafka_client(), &self.topics())
             .await
             .map_err(|e| TailError::transient("broker", format!("creating topics: {e}")))?;
-        // Errors the registry reported (an incompatible schema, say) are cached by the encoder;
-        // forget them so a retry asks again.
-        self.encoder.remove_errors_from_cache();
         for route in self.routes.values() {
-            let subject = route
-                .strategy
-                .get_subject()
-                .map_err(|e| TailError::transient("registry", e))?;
-            let schema = self
-                .encoder
-                .get_schema_and_id(&subject, route.strategy.clone())
+            let (subject, schema_id) = kafka::register(&self.encoder, &route.strategy)
                 .await
-                .map_err(|e| {
-                    TailError::transient("registry", format!("registering {subject}: {e}"))
-                })?;
-            tracing::info!(subject, schema_id = schema.id, "schema registered");
+                .map_err(|e| TailError::transient("registry", e))?;
+            tracing::info!(subject, schema_id, "schema registered");
         }
         Ok(())
     }
@@ -270,12 +233,7 @@ impl Publisher {
         let mut acked = 0;
         let mut failed = false;
         for (event, delivery) in deliveries {
-            let outcome = match delivery.await {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err((e, _))) => Err(e),
-                Err(_) => Err(rdkafka::error::KafkaError::Canceled),
-            };
-            match outcome {
+            match kafka::delivered(delivery).await {
                 Ok(()) => {
                     let topic = self.topic_label(event);
                     metrics::PUBLISHED.with_label_values(&[topic]).inc();
@@ -375,30 +333,18 @@ impl Publisher {
                 });
             }
         }
-        let producer = self.producer();
-        let mut record = FutureRecord::to(&route.topic)
+        let producer = self.producer.get();
+        let record = FutureRecord::to(&route.topic)
             .key(&event.aggregate_id)
             .payload(&payload)
             .headers(message_headers);
-        loop {
-            match producer.send_result(record) {
-                Ok(delivery) => return Ok(delivery),
-                Err((e, returned)) => {
-                    if kafka::too_large(&e) {
-                        return Err(too_large(event, &e));
-                    }
-                    if !matches!(
-                        e.rdkafka_error_code(),
-                        Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
-                    ) {
-                        return Err(TailError::transient("broker", e));
-                    }
-                    // The local queue is full: let librdkafka send some of it.
-                    record = returned;
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
+        kafka::enqueue(&producer, record).await.map_err(|e| {
+            if kafka::too_large(&e) {
+                too_large(event, &e)
+            } else {
+                TailError::transient("broker", e)
             }
-        }
+        })
     }
 }
 
@@ -494,7 +440,7 @@ impl LogConsumer for Publisher {
 
     async fn recover(&self, error: &TailError) {
         match error.reason() {
-            "broker" => self.reset_producer(),
+            "broker" => self.producer.replace(),
             "registry" => self.prepared.store(false, Ordering::SeqCst),
             // The leader connection may be gone, and the lock with it.
             "store" | "event_store" => {

@@ -55,6 +55,18 @@ impl RelaySettings {
         }
     }
 
+    /// How the relay's producer and admin client reach the broker.
+    pub fn kafka_client(&self) -> crate::kafka::KafkaClientConfig {
+        crate::kafka::KafkaClientConfig {
+            brokers: self.kafka_brokers.clone(),
+            client_id: format!("shopcore-relay-{}", self.name),
+            topic_partitions: self.topic_partitions,
+            topic_replication: self.topic_replication,
+            delivery_timeout_ms: self.delivery_timeout_ms,
+            message_max_bytes: self.message_max_bytes,
+        }
+    }
+
     /// Settings for a local broker and registry, as tests use them.
     pub fn local(kafka_brokers: &str, schema_registry_url: &str, topic_prefix: &str) -> Self {
         Self {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use shopcore_event_schemas::compat::{self, Finding};
+use shopcore_event_schemas::documents::DocumentSchema;
 use shopcore_event_schemas::registry_double::RegistryDouble;
 use shopcore_event_schemas::{asyncapi, EventSchemas};
 
@@ -20,7 +21,8 @@ struct Cli {
 enum Command {
     /// Print the event type → topic map.
     Topics,
-    /// Check every topic schema against its recorded history (exit 1 on any finding).
+    /// Check every topic schema (events and documents) against its recorded history (exit 1
+    /// on any finding).
     Check {
         #[arg(long, default_value_os_t = compat::default_dir())]
         dir: PathBuf,
@@ -52,7 +54,8 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Check { dir } => {
-            let findings = compat::check(schemas, &dir)?;
+            let mut findings = compat::check(schemas, &dir)?;
+            findings.push(DocumentSchema::product()?.check_history(&dir)?);
             for finding in &findings {
                 println!("{finding}");
             }

@@ -1,6 +1,6 @@
-//! A small client of the CouchDB HTTP API (CouchDB itself, or pouchdb-server here), over
-//! reqwest: just the calls the catalog read model needs — databases, `_all_docs` by keys,
-//! `_bulk_docs`, `_local` documents, Mango `_index` and `_find`, and `_changes`.
+//! The client: one [`CouchDb`] per database, just the calls Shopcore needs — databases,
+//! `_all_docs` by keys, `_bulk_docs`, `_local` documents, Mango `_index` and `_find`, and
+//! `_changes` (a page, or a long poll that waits for the next change).
 //!
 //! Credentials in the URL (`http://user:password@host:5984`) are sent as basic auth and never
 //! logged. Errors say what failed and the HTTP status, never a document.
@@ -266,6 +266,102 @@ impl CouchDb {
         Ok(body["docs"].as_array().cloned().unwrap_or_default())
     }
 
+    /// Changes after `since`, with their documents, in one long poll: the answer comes as soon
+    /// as there is at least one change, or after about `wait` with none (`rows` empty,
+    /// `last_seq` = `since`). At most `limit` rows. `since` is the opaque sequence CouchDB gave
+    /// (a string in CouchDB 2+, a number in pouchdb-server), or `0`.
+    ///
+    /// CouchDB ends an idle long poll after `timeout`; pouchdb-server ignores `timeout` and
+    /// holds the answer open (sending blank heartbeat lines) until the next change, so an
+    /// answer whose body has not ended `wait` + 250 ms after its headers came is an idle poll
+    /// too (for CouchDB, abandoning a poll a little early is harmless).
+    pub async fn changes_feed(
+        &self,
+        since: &Value,
+        limit: u32,
+        wait: Duration,
+    ) -> Result<ChangesPage, CouchError> {
+        let what = "follow changes";
+        let since_text = match since {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        let url = format!(
+            "{}/_changes?feed=longpoll&include_docs=true&limit={limit}&timeout={}&since={}",
+            self.base,
+            wait.as_millis(),
+            encode(&since_text)
+        );
+        let mut request = self.http.get(url).timeout(wait + Duration::from_secs(30));
+        if let Some((user, password)) = &self.credentials {
+            request = request.basic_auth(user, Some(password));
+        }
+        let response = request.send().await.map_err(|e| CouchError::Unreachable {
+            what,
+            reason: without_url(&e),
+        })?;
+        let status = response.status();
+        let bytes =
+            match tokio::time::timeout(wait + Duration::from_millis(250), response.bytes()).await {
+                Err(_) => {
+                    return Ok(ChangesPage {
+                        rows: Vec::new(),
+                        last_seq: since.clone(),
+                        pending: None,
+                    })
+                }
+                Ok(Err(e)) => {
+                    return Err(CouchError::Unreachable {
+                        what,
+                        reason: without_url(&e),
+                    })
+                }
+                Ok(Ok(bytes)) => bytes,
+            };
+        let body: Value = serde_json::from_slice(&bytes).map_err(|e| CouchError::Garbled {
+            what,
+            reason: format!("body is not JSON ({e})"),
+        })?;
+        if !status.is_success() {
+            return Err(status_error(what, status, &body));
+        }
+        let results = body["results"].as_array().ok_or(CouchError::Garbled {
+            what,
+            reason: "no results".into(),
+        })?;
+        Ok(ChangesPage {
+            rows: results.iter().map(ChangeRow::of).collect(),
+            last_seq: body["last_seq"].clone(),
+            pending: body["pending"].as_u64(),
+        })
+    }
+
+    /// The database's current update sequence (`update_seq` of `GET /db`).
+    pub async fn update_seq(&self) -> Result<Value, CouchError> {
+        let body = self
+            .ok("read database information", Method::GET, "", None)
+            .await?;
+        Ok(body["update_seq"].clone())
+    }
+
+    /// Writes a `_local` document if its current revision is `rev` (`None`: it must not
+    /// exist), and returns the new revision. A database deleted and created again since the
+    /// document was read answers 409 or 404: the caller reads it again.
+    pub async fn put_local_if(
+        &self,
+        id: &str,
+        mut doc: Value,
+        rev: Option<&str>,
+    ) -> Result<String, CouchError> {
+        let what = "write local document";
+        if let (Some(rev), Some(object)) = (rev, doc.as_object_mut()) {
+            object.insert("_rev".into(), Value::String(rev.to_owned()));
+        }
+        let path = format!("/_local/{}", encode(id));
+        let body = self.ok(what, Method::PUT, &path, Some(&doc)).await?;
+        Ok(body["rev"].as_str().unwrap_or_default().to_owned())
+    }
+
     /// Changes after `since`, with their documents: `(results, last_seq)`.
     pub async fn changes(
         &self,
@@ -289,6 +385,46 @@ impl CouchDb {
             .await?;
         let results = body["results"].as_array().cloned().unwrap_or_default();
         Ok((results, body["last_seq"].clone()))
+    }
+}
+
+/// One answer of [`CouchDb::changes_feed`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangesPage {
+    pub rows: Vec<ChangeRow>,
+    /// Where to go on from after these rows.
+    pub last_seq: Value,
+    /// Changes after these rows, when the server says (CouchDB 2+ does).
+    pub pending: Option<u64>,
+}
+
+/// One row of `_changes`, read leniently: whatever the server sent, nothing here panics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    /// The row's sequence: `since` for a follower that has handled this row.
+    pub seq: Value,
+    /// The document id, when the row has a string one.
+    pub id: Option<String>,
+    /// The winning revision.
+    pub rev: Option<String>,
+    /// The document was deleted (its `doc` is only a stub).
+    pub deleted: bool,
+    /// The document (`include_docs=true`); anything at all from another writer.
+    pub doc: Option<Value>,
+}
+
+impl ChangeRow {
+    fn of(row: &Value) -> Self {
+        Self {
+            seq: row["seq"].clone(),
+            id: row["id"].as_str().map(str::to_owned),
+            rev: row["changes"][0]["rev"]
+                .as_str()
+                .or_else(|| row["doc"]["_rev"].as_str())
+                .map(str::to_owned),
+            deleted: row["deleted"].as_bool() == Some(true),
+            doc: row.get("doc").filter(|doc| !doc.is_null()).cloned(),
+        }
     }
 }
 
