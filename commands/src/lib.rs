@@ -12,12 +12,21 @@
 //! - [`settings`]: the process's typed settings.
 //! - [`seed`]: seed data through the command pipeline.
 //! - [`relay`]: the Kafka relay, a consumer of the event store's tail loop.
+//! - [`media`]: the media worker, another consumer: it checks uploaded media and records what
+//!   they are.
+//! - [`kafka`]: the producer, topic creation and librdkafka logging the relay and the catalog
+//!   change feed share.
+//! - [`catalog_feed`]: the catalog change feed: CouchDB `_changes` of the catalog database →
+//!   Kafka, with schema drift detected, counted and routed.
 //! - [`testing`]: Kafka helpers for tests.
 
 pub mod app;
+pub mod catalog_feed;
 pub mod claims;
 pub mod error;
 pub mod grpc;
+pub mod kafka;
+pub mod media;
 pub mod metadata;
 pub mod pipeline;
 pub mod relay;

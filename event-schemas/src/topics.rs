@@ -64,8 +64,11 @@ pub const TOPICS: &[TopicSpec] = &[
             "ProductPublished",
             "ProductUnpublished",
             "ProductDiscontinued",
+            "ProductMediaProcessed",
+            "ProductMediaRejected",
+            "ProductMediaRemoved",
         ],
-        description: "A product was created, changed, published, unpublished or discontinued. ProductUpdated and ProductVariantUpdated carry a field-level diff: each changed field with its old and new value.",
+        description: "A product was created, changed, published, unpublished or discontinued, or its media attached, processed, rejected or removed. ProductUpdated and ProductVariantUpdated carry a field-level diff: each changed field with its old and new value.",
     },
     TopicSpec {
         topic: "catalog.category.updated.v1",

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use apache_avro::types::Value;
 use chrono::{TimeZone, Utc};
-use shopcore_domain::catalog::{AttributeValue, FieldChange, MediaRef, ProductEvent, Variant};
+use shopcore_domain::catalog::{
+    AttributeValue, FieldChange, MediaFacts, MediaRef, ProductEvent, Variant,
+};
 use shopcore_domain::money::{Currency, Money};
 use support::{field, items, null, s, some};
 use uuid::Uuid;
@@ -89,7 +91,28 @@ fn every_product_event_round_trips_through_its_topic_schema() {
                 uri: "https://cdn.example.com/tee.jpg".into(),
                 content_type: "image/jpeg".into(),
                 alt_text: None,
+                checksum_sha256: Some("ab".repeat(32)),
             },
+        },
+        ProductEvent::ProductMediaProcessed {
+            media_id,
+            facts: MediaFacts {
+                content_type: "image/png".into(),
+                size_bytes: 48_213,
+                checksum_sha256: "ab".repeat(32),
+                width: Some(1200),
+                height: None,
+                thumbnail_uri: Some("products/p/ab-thumb.jpg".into()),
+            },
+        },
+        ProductEvent::ProductMediaRejected {
+            media_id,
+            reason: "the bytes are not an image".into(),
+        },
+        ProductEvent::ProductMediaRemoved {
+            media_id,
+            uri: "products/p/ab.jpg".into(),
+            thumbnail_uri: None,
         },
         ProductEvent::ProductPublished { published_at: at },
         ProductEvent::ProductUnpublished { unpublished_at: at },
@@ -184,10 +207,21 @@ fn every_product_event_round_trips_through_its_topic_schema() {
     assert_eq!(field(media, "mediaId"), &Value::Uuid(media_id));
     assert_eq!(field(media, "contentType"), &s("image/jpeg"));
     assert_eq!(field(media, "altText"), &null());
+    assert_eq!(field(media, "checksumSha256"), &some(s(&"ab".repeat(32))));
 
-    assert_eq!(decoded[9].record, "ProductDiscontinued");
+    let facts = decoded[7].get("facts");
+    assert_eq!(decoded[7].get("mediaId"), &Value::Uuid(media_id));
+    assert_eq!(field(facts, "contentType"), &s("image/png"));
+    assert_eq!(field(facts, "sizeBytes"), &Value::Long(48_213));
+    assert_eq!(field(facts, "width"), &some(Value::Int(1200)));
+    assert_eq!(field(facts, "height"), &null());
+    assert_eq!(decoded[8].get("reason"), &s("the bytes are not an image"));
+    assert_eq!(decoded[9].get("uri"), &s("products/p/ab.jpg"));
+    assert_eq!(decoded[9].get("thumbnailUri"), &null());
+
+    assert_eq!(decoded[12].record, "ProductDiscontinued");
     assert_eq!(
-        decoded[9].get("discontinuedAt"),
+        decoded[12].get("discontinuedAt"),
         &Value::TimestampMicros(at.timestamp_micros())
     );
 }

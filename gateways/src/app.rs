@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use axum::routing::{get, patch, post, put};
 use axum::Router;
 use shopcore_auth::TokenVerifier;
-use shopcore_projections::catalog::read_model::CatalogReadModel;
+use shopcore_projections::catalog::read_model::{CatalogReadModel, MediaUrls};
 use shopcore_projections::couch::CouchDb;
 use shopcore_projections::customer::read_model::CustomerReadModel;
 use shopcore_projections::stores::{connect_event_log, connect_mysql_checked, connect_redis};
@@ -19,7 +19,7 @@ use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClie
 use tokio::net::TcpListener;
 use tonic::transport::Endpoint;
 
-use crate::routes::{addresses, catalog, catalog_writes, customers, health, AppState};
+use crate::routes::{addresses, catalog, catalog_writes, customers, health, media, AppState};
 use crate::settings::GatewaySettings;
 
 /// A bound, ready-to-serve gateway.
@@ -47,9 +47,18 @@ impl GatewayApp {
         let catalog = CatalogReadModel::new(
             CouchDb::new(&settings.couchdb_url, &settings.couchdb_catalog_db)?,
             mysql.clone(),
-        );
+        )
+        .with_media_urls(MediaUrls::new(&settings.media_public_base_url));
+        let media_url = settings
+            .media_store_url
+            .clone()
+            .filter(|url| !url.trim().is_empty())
+            .unwrap_or_else(shopcore_media_store::default_url);
+        let media = shopcore_media_store::MediaStore::open(&media_url)
+            .context("while opening MEDIA_STORE_URL")?;
         let state = AppState {
             catalog,
+            media,
             customers: CustomerCommandsClient::new(channel.clone()),
             products: ProductCommandsClient::new(channel.clone()),
             categories: CategoryCommandsClient::new(channel.clone()),
@@ -124,6 +133,16 @@ pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
             patch(catalog_writes::update_variant).delete(catalog_writes::remove_variant),
         )
         .route(
+            "/products/{id}/media",
+            post(media::upload_media).layer(axum::extract::DefaultBodyLimit::max(
+                media::MAX_UPLOAD_BODY_BYTES,
+            )),
+        )
+        .route(
+            "/products/{id}/media/{mediaId}",
+            get(media::get_media).delete(media::remove_media),
+        )
+        .route(
             "/products/{id}/publish",
             post(catalog_writes::publish_product),
         )
@@ -156,6 +175,7 @@ pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
     Router::new()
         .merge(protected)
         .route("/graphql", get(crate::graphql::graphiql).merge(graphql))
+        .route("/media/{*key}", get(media::serve_media))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

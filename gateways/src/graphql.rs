@@ -13,7 +13,8 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, ErrorExtensions, Object, Schema, SimpleObject, ID,
+    ComplexObject, Context, EmptyMutation, EmptySubscription, ErrorExtensions, Object, Schema,
+    SimpleObject, ID,
 };
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -23,7 +24,7 @@ use shopcore_auth::scopes::VIEW_PRODUCTS;
 use shopcore_auth::{Access, Principal};
 use shopcore_event_store::LogPosition;
 use shopcore_projections::catalog::read_model::{
-    AttributeView, CatalogReadModel, ProductFilter, ProductView,
+    AttributeView, CatalogReadModel, MediaView, ProductFilter, ProductView,
 };
 use shopcore_projections::catalog::taxonomy::CategoryRow;
 use shopcore_projections::customer::CustomerView;
@@ -98,17 +99,50 @@ pub struct Variant {
     pub attributes: Vec<Attribute>,
 }
 
-/// A media reference.
+/// An image of a product. Uploads are `pending` until the media worker has checked their bytes,
+/// then `processed` (size, checksum, dimensions, thumbnail) or `rejected` (with a reason).
 #[derive(SimpleObject)]
 pub struct Media {
     pub id: ID,
+    /// Where to fetch it.
+    pub url: String,
+    /// Its key in the media store.
     pub uri: String,
     pub content_type: String,
     pub alt_text: Option<String>,
+    /// pending, processed or rejected.
+    pub status: String,
+    pub size_bytes: Option<i64>,
+    pub checksum_sha256: Option<String>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    pub thumbnail_url: Option<String>,
+    pub rejection_reason: Option<String>,
+}
+
+impl From<&MediaView> for Media {
+    fn from(m: &MediaView) -> Self {
+        let int = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+        Self {
+            id: ID(m.id.to_string()),
+            url: m.url.clone(),
+            uri: m.uri.clone(),
+            content_type: m.content_type.clone(),
+            alt_text: m.alt_text.clone(),
+            status: m.status.clone(),
+            size_bytes: m.size_bytes.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+            checksum_sha256: m.checksum_sha256.clone(),
+            width: m.width.map(int),
+            height: m.height.map(int),
+            thumbnail_url: m.thumbnail_url.clone(),
+            rejection_reason: m.rejection_reason.clone(),
+        }
+    }
 }
 
 /// A category of the tree.
 #[derive(SimpleObject, Clone)]
+#[graphql(complex)]
 pub struct Category {
     pub key: String,
     pub name: String,
@@ -129,6 +163,16 @@ impl From<CategoryRow> for Category {
             depth: i32::from(row.depth),
             position: i32::try_from(row.position).unwrap_or(i32::MAX),
         }
+    }
+}
+
+#[ComplexObject]
+impl Category {
+    /// Its direct children, siblings by position then key; loaded for every category of a
+    /// level at once.
+    async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
+        let loader = ctx.data::<DataLoader<ChildrenLoader>>()?;
+        Ok(loader.load_one(self.key.clone()).await?.unwrap_or_default())
     }
 }
 
@@ -176,16 +220,7 @@ impl Product {
             .collect()
     }
     async fn media(&self) -> Vec<Media> {
-        self.0
-            .media
-            .iter()
-            .map(|m| Media {
-                id: ID(m.id.to_string()),
-                uri: m.uri.clone(),
-                content_type: m.content_type.clone(),
-                alt_text: m.alt_text.clone(),
-            })
-            .collect()
+        self.0.media.iter().map(Media::from).collect()
     }
     /// The keys of its categories, in the order given.
     async fn category_keys(&self) -> &[String] {
@@ -226,6 +261,39 @@ impl Loader<String> for CategoryLoader {
             .into_iter()
             .map(|row| (row.key.clone(), Category::from(row)))
             .collect())
+    }
+}
+
+/// Loads the children of categories, many parents at once (counted with the category
+/// batches).
+pub struct ChildrenLoader {
+    catalog: CatalogReadModel,
+    batches: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Loader<String> for ChildrenLoader {
+    type Value = Vec<Category>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        parents: &[String],
+    ) -> Result<HashMap<String, Vec<Category>>, Self::Error> {
+        self.batches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let rows = self
+            .catalog
+            .categories_by_parent(parents)
+            .await
+            .map_err(unavailable)?;
+        let mut children: HashMap<String, Vec<Category>> =
+            parents.iter().map(|p| (p.clone(), Vec::new())).collect();
+        for row in rows {
+            if let Some(siblings) = row.parent.clone().and_then(|p| children.get_mut(&p)) {
+                siblings.push(Category::from(row));
+            }
+        }
+        Ok(children)
     }
 }
 
@@ -435,10 +503,15 @@ pub async fn execute(
         catalog: state.catalog.clone(),
         batches: batches.clone(),
     };
+    let children = ChildrenLoader {
+        catalog: state.catalog.clone(),
+        batches: batches.clone(),
+    };
     let request = request
         .data(principal)
         .data(state.catalog.clone())
         .data(DataLoader::new(loader, tokio::spawn))
+        .data(DataLoader::new(children, tokio::spawn))
         .data(state);
     let mut response = schema.execute(request).await;
     // How many category queries the request cost: one per batch, not one per product.
@@ -561,6 +634,41 @@ mod tests {
         });
         assert_eq!(category.path, ["footwear", "shoes", "trail"]);
         assert_eq!((category.depth, category.position), (3, 2));
+    }
+
+    #[test]
+    fn media_show_their_processing_and_urls_under_the_configured_base() {
+        use shopcore_domain::catalog::{Media as DomainMedia, MediaStatus};
+        use shopcore_projections::catalog::read_model::MediaUrls;
+        let stored = DomainMedia {
+            media_id: Uuid::nil(),
+            uri: "products/p/ab.png".into(),
+            content_type: "image/png".into(),
+            alt_text: None,
+            status: MediaStatus::Processed,
+            checksum_sha256: Some("ab".into()),
+            size_bytes: Some(u64::MAX),
+            width: Some(1200),
+            height: Some(800),
+            thumbnail_uri: Some("products/p/ab-thumb.jpg".into()),
+            rejection_reason: None,
+        };
+        let media = Media::from(&MediaUrls::new("https://cdn.example.com/m/").view(&stored));
+        assert_eq!(media.url, "https://cdn.example.com/m/products/p/ab.png");
+        assert_eq!(
+            media.thumbnail_url.as_deref(),
+            Some("https://cdn.example.com/m/products/p/ab-thumb.jpg")
+        );
+        assert_eq!(media.status, "processed");
+        assert_eq!((media.width, media.height), (Some(1200), Some(800)));
+        assert_eq!(media.size_bytes, Some(i64::MAX), "clamped, never wrapped");
+        let pending = Media::from(&MediaUrls::default().view(&DomainMedia {
+            status: MediaStatus::Pending,
+            thumbnail_uri: None,
+            ..stored
+        }));
+        assert_eq!(pending.url, "/media/products/p/ab.png");
+        assert_eq!(pending.thumbnail_url, None);
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{addresses, catalog, catalog_writes, customers};
+use crate::routes::{addresses, catalog, catalog_writes, customers, media};
 use shopcore_projections::catalog::read_model::{
     AttributeView, MediaView, MoneyView, ProductView, VariantView,
 };
@@ -46,6 +46,9 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         catalog_writes::update_category,
         catalog_writes::move_category,
         catalog_writes::remove_category,
+        media::upload_media,
+        media::get_media,
+        media::remove_media,
     ),
     components(schemas(
         CustomerView,
@@ -72,12 +75,13 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         catalog_writes::UpdateCategory,
         catalog_writes::MoveCategory,
         catalog_writes::TaxonomyView,
+        media::MediaUpload,
     )),
     tags(
         (name = "customers", description = "Customer profiles and segments"),
         (name = "products", description = "Products, their variants and the category tree"),
     ),
-    modifiers(&BearerTokens, &InputLimits, &CatalogLimits, &Links)
+    modifiers(&BearerTokens, &InputLimits, &CatalogLimits, &MediaUploads, &Links)
 )]
 pub struct ApiDoc;
 
@@ -675,6 +679,45 @@ impl Modify for CatalogLimits {
                     parameter.schema = Some(RefOr::T(text_schema(1, MAX_CATEGORY_CHARS, key)));
                 }
             }
+        }
+    }
+}
+
+/// The upload form: the `file` part's media types (as the part's `Content-Type`, which a
+/// schema cannot say) and the alternative text's limit, from `shopcore_domain::catalog::media`.
+struct MediaUploads;
+
+impl Modify for MediaUploads {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use shopcore_domain::catalog::media::{ACCEPTED_MEDIA_TYPES, MAX_ALT_TEXT_CHARS};
+        let form = openapi
+            .paths
+            .paths
+            .get_mut("/products/{id}/media")
+            .and_then(|item| item.post.as_mut())
+            .and_then(|post| post.request_body.as_mut())
+            .and_then(|body| body.content.get_mut("multipart/form-data"));
+        if let Some(form) = form {
+            let encoding = utoipa::openapi::encoding::EncodingBuilder::new()
+                .content_type(Some(ACCEPTED_MEDIA_TYPES.join(", ")))
+                .build();
+            form.encoding.insert("file".to_owned(), encoding);
+        }
+        if let Some(components) = openapi.components.as_mut() {
+            // The form has exactly these parts; another is refused.
+            if let Some(RefOr::T(Schema::Object(form))) = components.schemas.get_mut("MediaUpload")
+            {
+                form.additional_properties = Some(Box::new(
+                    utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+                ));
+            }
+            let pattern = format!("^[^{}]*$", invisible_class());
+            set_property(
+                &mut components.schemas,
+                "MediaUpload",
+                "altText",
+                text_schema(0, MAX_ALT_TEXT_CHARS, &pattern),
+            );
         }
     }
 }

@@ -41,6 +41,14 @@ pub struct GatewaySettings {
     /// The catalog database in CouchDB (the projections process creates it).
     #[arg(long, env = "COUCHDB_CATALOG_DB", default_value = "shopcore_catalog")]
     pub couchdb_catalog_db: String,
+    /// The media store: a directory, `file:///…` or `s3://bucket/prefix` (with `AWS_*`
+    /// variables). Default: `$SHOPCORE_HOME/media` (`~/.local/share/shopcore/media`).
+    #[arg(long, env = "MEDIA_STORE_URL")]
+    pub media_store_url: Option<String>,
+    /// Where clients fetch media: the gateway's own `/media` (default), or a CDN or public
+    /// bucket serving the same keys.
+    #[arg(long, env = "MEDIA_PUBLIC_BASE_URL", default_value = "/media")]
+    pub media_public_base_url: String,
     /// How long a read waits for the read model to reach `Shopcore-Min-Position`, in
     /// milliseconds.
     #[arg(long, env = "READ_YOUR_WRITES_TIMEOUT_MS", default_value_t = 5000)]
@@ -61,6 +69,8 @@ impl std::fmt::Debug for GatewaySettings {
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("couchdb_url", &redact_url(&self.couchdb_url))
             .field("couchdb_catalog_db", &self.couchdb_catalog_db)
+            .field("media_store_url", &self.media_store_url)
+            .field("media_public_base_url", &self.media_public_base_url)
             .field(
                 "read_your_writes_timeout_ms",
                 &self.read_your_writes_timeout_ms,

@@ -159,6 +159,8 @@ pub struct TestApp {
     pub commands_ops_url: String,
     pub database_url: String,
     pub mysql_url: String,
+    /// The deployment's media store (a directory of its own, removed with the app).
+    pub media_dir: tempfile::TempDir,
     processes: Vec<Process>,
     /// Set by [`TestApp::start_relay`].
     pub relay: Option<RelayHandle>,
@@ -196,7 +198,9 @@ impl TestApp {
         let catalog_db = format!("shopcore_e2e_{suffix}");
         let catalog = shopcore_projections::couch::CouchDb::new(&couchdb_url, &catalog_db)?;
         let auth_secret = format!("e2e-secret-{}", Uuid::new_v4().simple());
+        let media_dir = tempfile::tempdir()?;
         let common = vec![
+            ("MEDIA_STORE_URL", media_dir.path().display().to_string()),
             ("AUTH_JWT_SECRET", auth_secret.clone()),
             ("DATABASE_URL", database_url.clone()),
             ("MYSQL_URL", mysql_url.clone()),
@@ -253,6 +257,7 @@ impl TestApp {
             commands_ops_url: format!("http://{commands_ops_addr}"),
             database_url,
             mysql_url,
+            media_dir,
             processes: vec![commands, projections, gateway],
             relay: None,
         })
@@ -282,6 +287,30 @@ impl TestApp {
             topic_prefix,
             metrics_url: format!("http://{metrics_addr}/metrics"),
         }))
+    }
+
+    /// Starts `shopcore-commands media-worker` on this deployment's event store and media store;
+    /// returns the `http://…` of its `/metrics`, `/readyz`.
+    pub async fn start_media_worker(&mut self) -> anyhow::Result<String> {
+        let envs = vec![
+            ("DATABASE_URL", self.database_url.clone()),
+            (
+                "MEDIA_STORE_URL",
+                self.media_dir.path().display().to_string(),
+            ),
+            ("MEDIA_WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
+        ];
+        let (mut process, metrics_addr) = spawn_with_args(
+            "shopcore-commands",
+            &["media-worker"],
+            &envs,
+            "metrics_addr",
+        )
+        .await?;
+        // Its own name, so that `kill("media-worker")` stops it and not the command service.
+        process.name = "media-worker".to_owned();
+        self.processes.push(process);
+        Ok(format!("http://{metrics_addr}"))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -116,6 +116,33 @@ async fn graphql_reads_the_catalog_and_customers_with_scopes() -> anyhow::Result
         body["data"]["categories"],
         json!([{"key": "shoes", "depth": 1}, {"key": "trail", "depth": 2}])
     );
+    // The tree walked down by `children`: one query per level, not one per category.
+    post(
+        &app,
+        "/categories",
+        json!({"key": "road", "name": "Road", "parent": "shoes", "position": 1}),
+    )
+    .await?;
+    let (_, body) = graphql(
+        &app,
+        Some(&admin),
+        None,
+        r#"{ categories { key children { key children { key } } } }"#,
+        json!({}),
+    )
+    .await?;
+    assert_eq!(
+        body["data"]["categories"][0],
+        json!({"key": "shoes", "children": [
+            {"key": "trail", "children": []},
+            {"key": "road", "children": []},
+        ]}),
+        "{body}"
+    );
+    assert_eq!(
+        body["extensions"]["categoryQueries"], 2,
+        "a batch per level below the roots: {body}"
+    );
     let (_, body) = graphql(
         &app,
         Some(&admin),

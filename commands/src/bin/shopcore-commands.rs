@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use shopcore_commands::app::CommandApp;
+use shopcore_commands::catalog_feed::{self, CatalogFeed, CatalogFeedSettings};
+use shopcore_commands::media::{MediaWorker, MediaWorkerSettings};
 use shopcore_commands::relay::{server, Relay, RelaySettings};
 use shopcore_commands::settings::CommandSettings;
 use shopcore_event_store::{schema, EventStore, GlobalLog, StoreOptions};
@@ -41,9 +43,23 @@ enum Command {
         #[command(flatten)]
         relay: RelaySettings,
     },
+    /// Process uploaded product media (check their bytes, measure them, make thumbnails) until
+    /// stopped.
+    MediaWorker {
+        #[command(flatten)]
+        media: MediaWorkerSettings,
+    },
+    /// Follow the CouchDB `_changes` feed of the catalog database and publish every product
+    /// document to Kafka (catalog.product.document.v1; drifting documents dead-lettered or
+    /// skipped, see CATALOG_FEED_ON_DRIFT) until stopped.
+    CatalogFeed {
+        #[command(flatten)]
+        feed: CatalogFeedSettings,
+    },
     /// Print published events of a topic, decoded with the schema registry, as JSON lines.
     Events {
-        /// A topic of the topic map (without KAFKA_TOPIC_PREFIX), e.g. customer.updated.
+        /// A topic of the topic map (without KAFKA_TOPIC_PREFIX), e.g. customer.updated, or a
+        /// document topic: catalog.product.document.v1, catalog.product.document.v1.dlq.
         topic: String,
         /// At most this many messages, from the beginning.
         #[arg(long, default_value_t = 20)]
@@ -133,6 +149,39 @@ async fn main() -> anyhow::Result<()> {
                 let _ = stop.send(true);
             });
             relay.run(stopped).await;
+            Ok(())
+        }
+        Command::MediaWorker { media } => {
+            tracing::info!(settings = ?cli.settings, media = ?media, "starting");
+            let store =
+                EventStore::connect(&cli.settings.database_url, &cli.settings.store_options())
+                    .await?;
+            schema::check(store.pool(), Duration::from_secs(60)).await?;
+            let media_store = shopcore_media_store::MediaStore::open(&media.media_store_url())?;
+            let listener = tokio::net::TcpListener::bind(media.metrics_addr).await?;
+            let worker = MediaWorker::new(store, media_store, &media.name, media.batch_size);
+            tracing::info!(metrics_addr = %listener.local_addr()?, "listening");
+            worker.serve_ops(listener);
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            worker.run(stopped).await;
+            Ok(())
+        }
+        Command::CatalogFeed { feed } => {
+            tracing::info!(feed = ?feed, "starting");
+            let listener = tokio::net::TcpListener::bind(feed.metrics_addr).await?;
+            let feed = CatalogFeed::new(feed)?;
+            tracing::info!(metrics_addr = %listener.local_addr()?, "listening");
+            catalog_feed::server::spawn(listener, feed.status());
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            feed.run(stopped).await;
             Ok(())
         }
         Command::Events {

@@ -11,8 +11,8 @@ use uuid::Uuid;
 use cqrs_es::Aggregate as _;
 use shopcore_auth::scopes::MANAGE_PRODUCTS;
 use shopcore_domain::catalog::{
-    AttributeValue, Attributes, Product, ProductChanges, ProductCommand, ProductEvent,
-    ProductServices, ProductStatus, SkuCatalog, EVENT_SCHEMA_VERSION,
+    media, AttributeValue, Attributes, Media, MediaRef, MediaStatus, Product, ProductChanges,
+    ProductCommand, ProductEvent, ProductServices, ProductStatus, SkuCatalog, EVENT_SCHEMA_VERSION,
 };
 use shopcore_domain::money::{Currency, Money};
 use shopcore_event_store::snapshot::SnapshotPolicy;
@@ -28,7 +28,8 @@ use crate::pipeline::{CommandOutcome, CommandPipeline};
 
 /// Snapshots of products: every 100 events, valid for this state layout and event schema.
 pub fn product_snapshots() -> SnapshotPolicy {
-    SnapshotPolicy::new(Product::TYPE, 100, 1, EVENT_SCHEMA_VERSION)
+    // State layout 2: media carry their processing status.
+    SnapshotPolicy::new(Product::TYPE, 100, 2, EVENT_SCHEMA_VERSION)
 }
 
 /// The command pipeline of products over `store`.
@@ -67,6 +68,8 @@ command_requests!(
     pb::RemoveVariantRequest,
     pb::AssignCategoriesRequest,
     pb::ProductLifecycleRequest,
+    pb::AttachMediaRequest,
+    pb::RemoveMediaRequest,
 );
 
 /// The gRPC service of the Product aggregate.
@@ -110,14 +113,31 @@ impl ProductService {
         Ok(Response::new(product_result(id, &outcome)))
     }
 
-    /// The variant a replayed AddVariant added: from its event, at the first result's position.
-    async fn added_variant(&self, reply: &pb::ProductResult) -> Option<String> {
+    /// The event a command wrote, at its result's position: what a replayed AddVariant or
+    /// AttachMedia added.
+    async fn written_event(&self, reply: &pb::ProductResult) -> Option<ProductEvent> {
         let position: LogPosition = reply.result.as_ref()?.log_position.parse().ok()?;
         let event = self.log.event_at(position).await.ok()??;
-        match serde_json::from_value(event.payload).ok()? {
-            ProductEvent::ProductVariantAdded { variant } => Some(variant.variant_id.to_string()),
-            _ => None,
+        serde_json::from_value(event.payload).ok()
+    }
+
+    /// The id an entity-adding command assigned: `assigned` when it ran now, else read from the
+    /// first run's event by `id_of`.
+    async fn added_id(
+        &self,
+        reply: &pb::ProductResult,
+        assigned: Uuid,
+        id_of: impl FnOnce(ProductEvent) -> Option<Uuid>,
+    ) -> String {
+        let replayed = reply.result.as_ref().is_some_and(|r| r.replayed);
+        if !replayed {
+            return assigned.to_string();
         }
+        self.written_event(reply)
+            .await
+            .and_then(id_of)
+            .map(|id| id.to_string())
+            .unwrap_or_default()
     }
 }
 
@@ -146,16 +166,7 @@ fn product_result(id: Uuid, outcome: &CommandOutcome<Product>) -> pb::ProductRes
                 })
                 .collect(),
             categories: state.categories.clone(),
-            media: state
-                .media
-                .iter()
-                .map(|media| pb::Media {
-                    media_id: media.media_id.to_string(),
-                    uri: media.uri.clone(),
-                    content_type: media.content_type.clone(),
-                    alt_text: media.alt_text.clone(),
-                })
-                .collect(),
+            media: state.media.iter().map(media_to_pb).collect(),
             status: match state.status {
                 ProductStatus::Draft => "draft",
                 ProductStatus::Published => "published",
@@ -164,6 +175,28 @@ fn product_result(id: Uuid, outcome: &CommandOutcome<Product>) -> pb::ProductRes
             .to_owned(),
         }),
         variant_id: String::new(),
+        media_id: String::new(),
+    }
+}
+
+fn media_to_pb(media: &Media) -> pb::Media {
+    pb::Media {
+        media_id: media.media_id.to_string(),
+        uri: media.uri.clone(),
+        content_type: media.content_type.clone(),
+        alt_text: media.alt_text.clone(),
+        status: match media.status {
+            MediaStatus::Pending => "pending",
+            MediaStatus::Processed => "processed",
+            MediaStatus::Rejected => "rejected",
+        }
+        .to_owned(),
+        checksum_sha256: media.checksum_sha256.clone(),
+        size_bytes: media.size_bytes,
+        width: media.width,
+        height: media.height,
+        thumbnail_uri: media.thumbnail_uri.clone(),
+        rejection_reason: media.rejection_reason.clone(),
     }
 }
 
@@ -300,17 +333,12 @@ impl ProductCommands for ProductService {
                 },
             )
             .await?;
-        let replayed = response
-            .get_ref()
-            .result
-            .as_ref()
-            .is_some_and(|r| r.replayed);
-        let added = if replayed {
-            self.added_variant(response.get_ref()).await
-        } else {
-            Some(variant_id.to_string())
-        };
-        response.get_mut().variant_id = added.unwrap_or_default();
+        response.get_mut().variant_id = self
+            .added_id(response.get_ref(), variant_id, |event| match event {
+                ProductEvent::ProductVariantAdded { variant } => Some(variant.variant_id),
+                _ => None,
+            })
+            .await;
         Ok(response)
     }
 
@@ -405,6 +433,67 @@ impl ProductCommands for ProductService {
             request,
             |message| existing(&message.product_id),
             |_, _| Ok(ProductCommand::DiscontinueProduct { now: Utc::now() }),
+        )
+        .await
+    }
+
+    async fn attach_media(
+        &self,
+        request: Request<pb::AttachMediaRequest>,
+    ) -> Result<Response<pb::ProductResult>, Status> {
+        let media_id = new_id(&request.get_ref().media_id, "mediaId")?;
+        let mut response = self
+            .run(
+                "product.attach_media",
+                request,
+                |message| existing(&message.product_id),
+                |message, product_id| {
+                    let checksum = message.checksum_sha256.trim().to_ascii_lowercase();
+                    if !media::is_sha256_hex(&checksum) {
+                        return Err(invalid("checksumSha256", "must be 64 hexadecimal digits"));
+                    }
+                    let content_type =
+                        media::accepted_type(&message.content_type).ok_or_else(|| {
+                            invalid(
+                                "contentType",
+                                &format!(
+                                    "must be one of {}",
+                                    media::ACCEPTED_MEDIA_TYPES.join(", ")
+                                ),
+                            )
+                        })?;
+                    Ok(ProductCommand::AttachMedia(MediaRef {
+                        media_id,
+                        uri: media::object_key(product_id, &checksum, content_type),
+                        content_type: content_type.to_owned(),
+                        alt_text: message.alt_text,
+                        checksum_sha256: Some(checksum),
+                    }))
+                },
+            )
+            .await?;
+        response.get_mut().media_id = self
+            .added_id(response.get_ref(), media_id, |event| match event {
+                ProductEvent::ProductMediaAttached { media } => Some(media.media_id),
+                _ => None,
+            })
+            .await;
+        Ok(response)
+    }
+
+    async fn remove_media(
+        &self,
+        request: Request<pb::RemoveMediaRequest>,
+    ) -> Result<Response<pb::ProductResult>, Status> {
+        self.run(
+            "product.remove_media",
+            request,
+            |message| existing(&message.product_id),
+            |message, _| {
+                Ok(ProductCommand::RemoveMedia {
+                    media_id: parse_uuid(&message.media_id, "mediaId")?,
+                })
+            },
         )
         .await
     }

@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::values::{Attributes, MediaRef};
+use super::media::{MediaFacts, MediaRef};
+use super::values::Attributes;
 
 /// What a caller may ask of a product.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +41,24 @@ pub enum ProductCommand {
     AssignCategories {
         categories: Vec<String>,
     },
+    /// Attaches a stored upload as `pending`. The same content twice on one product is a
+    /// conflict naming the first.
     AttachMedia(MediaRef),
+    /// Records what processing found. Only a pending media changes; asking again changes
+    /// nothing (the first decision stands), so a retried worker is harmless.
+    MarkMediaProcessed {
+        media_id: Uuid,
+        facts: MediaFacts,
+    },
+    /// Refuses a pending media with a reason; as idempotent as `MarkMediaProcessed`.
+    RejectMedia {
+        media_id: Uuid,
+        reason: String,
+    },
+    /// Removes a media from the product (its objects are deleted afterwards).
+    RemoveMedia {
+        media_id: Uuid,
+    },
     /// Makes the product visible; needs at least one variant. Publishing a published product
     /// changes nothing.
     PublishProduct {

@@ -23,6 +23,10 @@ pub enum ProductError {
     VariantAlreadyExists(Uuid),
     #[error("media.mediaId: media {0} is already attached")]
     MediaAlreadyAttached(Uuid),
+    #[error("file: the same content is already attached as media {0}")]
+    DuplicateMedia(Uuid),
+    #[error("mediaId: no media {0} on this product")]
+    UnknownMedia(Uuid),
     #[error("product is discontinued and can no longer be changed")]
     Discontinued,
     #[error("variants: a product needs at least one variant to be published")]
@@ -45,11 +49,14 @@ impl ProductError {
     pub fn kind(&self) -> DomainErrorKind {
         match self {
             Self::InvalidField { .. } | Self::EmptyUpdate => DomainErrorKind::InvalidArgument,
-            Self::NotCreated | Self::UnknownVariant(_) => DomainErrorKind::NotFound,
+            Self::NotCreated | Self::UnknownVariant(_) | Self::UnknownMedia(_) => {
+                DomainErrorKind::NotFound
+            }
             Self::AlreadyCreated
             | Self::DuplicateSku(_)
             | Self::VariantAlreadyExists(_)
-            | Self::MediaAlreadyAttached(_) => DomainErrorKind::Conflict,
+            | Self::MediaAlreadyAttached(_)
+            | Self::DuplicateMedia(_) => DomainErrorKind::Conflict,
             // The request is well formed; the catalog lacks what it names (a category may be
             // created, then the same request succeeds).
             Self::Discontinued | Self::NoVariants | Self::UnknownCategory(_) => {
@@ -66,6 +73,8 @@ impl ProductError {
             Self::DuplicateSku(_) => Some("sku"),
             Self::UnknownVariant(_) | Self::VariantAlreadyExists(_) => Some("variantId"),
             Self::MediaAlreadyAttached(_) => Some("media.mediaId"),
+            Self::DuplicateMedia(_) => Some("file"),
+            Self::UnknownMedia(_) => Some("mediaId"),
             Self::NoVariants => Some("variants"),
             Self::UnknownCategory(_) => Some("categories"),
             _ => None,

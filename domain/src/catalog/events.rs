@@ -6,7 +6,8 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::values::{Attributes, FieldChange, MediaRef, Variant};
+use super::media::{MediaFacts, MediaRef};
+use super::values::{Attributes, FieldChange, Variant};
 
 /// What happened to a product.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,8 +42,22 @@ pub enum ProductEvent {
         added: Vec<String>,
         removed: Vec<String>,
     },
+    /// An uploaded object, attached as `pending`.
     #[serde(rename_all = "camelCase")]
     ProductMediaAttached { media: MediaRef },
+    /// Processing found the object to be what it claims, and what it is.
+    #[serde(rename_all = "camelCase")]
+    ProductMediaProcessed { media_id: Uuid, facts: MediaFacts },
+    /// Processing refused the object; the reason is for people.
+    #[serde(rename_all = "camelCase")]
+    ProductMediaRejected { media_id: Uuid, reason: String },
+    /// The media is gone from the product; `uri` and `thumbnail_uri` are the objects to delete.
+    #[serde(rename_all = "camelCase")]
+    ProductMediaRemoved {
+        media_id: Uuid,
+        uri: String,
+        thumbnail_uri: Option<String>,
+    },
     #[serde(rename_all = "camelCase")]
     ProductPublished { published_at: DateTime<Utc> },
     #[serde(rename_all = "camelCase")]
@@ -61,6 +76,9 @@ impl ProductEvent {
         "ProductVariantRemoved",
         "ProductCategoriesAssigned",
         "ProductMediaAttached",
+        "ProductMediaProcessed",
+        "ProductMediaRejected",
+        "ProductMediaRemoved",
         "ProductPublished",
         "ProductUnpublished",
         "ProductDiscontinued",
@@ -81,6 +99,9 @@ impl DomainEvent for ProductEvent {
             Self::ProductVariantRemoved { .. } => "ProductVariantRemoved",
             Self::ProductCategoriesAssigned { .. } => "ProductCategoriesAssigned",
             Self::ProductMediaAttached { .. } => "ProductMediaAttached",
+            Self::ProductMediaProcessed { .. } => "ProductMediaProcessed",
+            Self::ProductMediaRejected { .. } => "ProductMediaRejected",
+            Self::ProductMediaRemoved { .. } => "ProductMediaRemoved",
             Self::ProductPublished { .. } => "ProductPublished",
             Self::ProductUnpublished { .. } => "ProductUnpublished",
             Self::ProductDiscontinued { .. } => "ProductDiscontinued",

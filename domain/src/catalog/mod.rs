@@ -5,7 +5,8 @@
 //! - [`events`]: what happened ([`ProductEvent`]); updates carry a field-level diff.
 //! - [`errors`]: why a command was rejected ([`ProductError`]).
 //! - [`taxonomy`]: the category tree, one aggregate ([`taxonomy::Taxonomy`]).
-//! - [`values`]: attributes, variants, media references, validation and the diff.
+//! - [`media`]: uploaded media, what processing found, and their limits.
+//! - [`values`]: attributes, variants, validation and the diff.
 //! - this file: the aggregate state, `handle` (decide) and `apply` (fold).
 //!
 //! SKU uniqueness across the catalog is asked of [`SkuCatalog`] for a clear rejection; the
@@ -15,6 +16,7 @@
 pub mod commands;
 pub mod errors;
 pub mod events;
+pub mod media;
 pub mod taxonomy;
 pub mod values;
 
@@ -34,7 +36,8 @@ use uuid::Uuid;
 pub use commands::{ProductChanges, ProductCommand};
 pub use errors::ProductError;
 pub use events::{ProductEvent, EVENT_SCHEMA_VERSION};
-pub use values::{AttributeValue, Attributes, FieldChange, MediaRef, ProductStatus, Variant};
+pub use media::{Media, MediaFacts, MediaRef, MediaStatus};
+pub use values::{AttributeValue, Attributes, FieldChange, ProductStatus, Variant};
 
 /// Which product, if any, holds a SKU in the catalog.
 #[async_trait]
@@ -68,7 +71,7 @@ pub struct Product {
     pub attributes: Attributes,
     pub variants: BTreeMap<Uuid, Variant>,
     pub categories: Vec<String>,
-    pub media: Vec<MediaRef>,
+    pub media: Vec<Media>,
     pub status: ProductStatus,
     pub created_at: Option<DateTime<Utc>>,
 }
@@ -81,6 +84,15 @@ impl Product {
             return Err(ProductError::Discontinued);
         }
         Ok(id)
+    }
+
+    /// The status of one of the product's media.
+    fn media_status(&self, media_id: Uuid) -> Result<MediaStatus, ProductError> {
+        self.media
+            .iter()
+            .find(|m| m.media_id == media_id)
+            .map(|m| m.status)
+            .ok_or(ProductError::UnknownMedia(media_id))
     }
 
     /// Rejects a SKU used by another variant here (`except` aside) or by another product.
@@ -325,6 +337,14 @@ impl Aggregate for Product {
                 if self.media.iter().any(|m| m.media_id == media.media_id) {
                     return Err(ProductError::MediaAlreadyAttached(media.media_id));
                 }
+                let same_content = self.media.iter().find(|m| {
+                    m.uri == media.uri
+                        || (media.checksum_sha256.is_some()
+                            && m.checksum_sha256 == media.checksum_sha256)
+                });
+                if let Some(existing) = same_content {
+                    return Err(ProductError::DuplicateMedia(existing.media_id));
+                }
                 if self.media.len() >= values::MAX_MEDIA {
                     return Err(ProductError::invalid(
                         "media",
@@ -332,6 +352,39 @@ impl Aggregate for Product {
                     ));
                 }
                 ProductEvent::ProductMediaAttached { media }
+            }
+            ProductCommand::MarkMediaProcessed { media_id, facts } => {
+                self.editable()?;
+                if self.media_status(media_id)? != MediaStatus::Pending {
+                    return Ok(());
+                }
+                ProductEvent::ProductMediaProcessed {
+                    media_id,
+                    facts: facts.validated()?,
+                }
+            }
+            ProductCommand::RejectMedia { media_id, reason } => {
+                self.editable()?;
+                if self.media_status(media_id)? != MediaStatus::Pending {
+                    return Ok(());
+                }
+                ProductEvent::ProductMediaRejected {
+                    media_id,
+                    reason: media::reason(&reason),
+                }
+            }
+            ProductCommand::RemoveMedia { media_id } => {
+                self.editable()?;
+                let media = self
+                    .media
+                    .iter()
+                    .find(|m| m.media_id == media_id)
+                    .ok_or(ProductError::UnknownMedia(media_id))?;
+                ProductEvent::ProductMediaRemoved {
+                    media_id,
+                    uri: media.uri.clone(),
+                    thumbnail_uri: media.thumbnail_uri.clone(),
+                }
             }
             ProductCommand::PublishProduct { now } => {
                 self.editable()?;
@@ -418,7 +471,20 @@ impl Aggregate for Product {
             ProductEvent::ProductCategoriesAssigned { categories, .. } => {
                 self.categories = categories;
             }
-            ProductEvent::ProductMediaAttached { media } => self.media.push(media),
+            ProductEvent::ProductMediaAttached { media } => self.media.push(media.into()),
+            ProductEvent::ProductMediaProcessed { media_id, facts } => {
+                if let Some(media) = self.media.iter_mut().find(|m| m.media_id == media_id) {
+                    media.processed(facts);
+                }
+            }
+            ProductEvent::ProductMediaRejected { media_id, reason } => {
+                if let Some(media) = self.media.iter_mut().find(|m| m.media_id == media_id) {
+                    media.rejected(reason);
+                }
+            }
+            ProductEvent::ProductMediaRemoved { media_id, .. } => {
+                self.media.retain(|m| m.media_id != media_id);
+            }
             ProductEvent::ProductPublished { .. } => self.status = ProductStatus::Published,
             ProductEvent::ProductUnpublished { .. } => self.status = ProductStatus::Draft,
             ProductEvent::ProductDiscontinued { .. } => self.status = ProductStatus::Discontinued,

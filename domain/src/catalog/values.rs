@@ -47,16 +47,7 @@ pub struct Variant {
     pub attributes: Attributes,
 }
 
-/// A reference to a media object stored elsewhere (the upload is not the aggregate's job).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MediaRef {
-    pub media_id: Uuid,
-    pub uri: String,
-    pub content_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub alt_text: Option<String>,
-}
+pub use super::media::MediaRef;
 
 /// Where a product is in its life.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,7 +116,7 @@ pub(crate) fn apply_attribute_changes(attributes: &mut Attributes, changes: &[Fi
 
 /// Free text: NFC, trimmed, nothing invisible (see [`crate::text`]); line breaks and tabs are
 /// allowed where `multiline` (descriptions).
-fn bounded_text(
+pub(crate) fn bounded_text(
     raw: &str,
     field: &'static str,
     max: usize,
@@ -295,46 +286,6 @@ pub(crate) fn categories(raw: &[String]) -> Result<Vec<String>, ProductError> {
         ));
     }
     Ok(out)
-}
-
-impl MediaRef {
-    pub(crate) fn validated(self) -> Result<Self, ProductError> {
-        let uri = self.uri.trim().to_owned();
-        if uri.is_empty()
-            || uri.len() > MAX_URI_CHARS
-            || uri.chars().any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(ProductError::invalid(
-                "media.uri",
-                "must be a non-empty URI without spaces, at most 2048 characters",
-            ));
-        }
-        let content_type = self.content_type.trim().to_ascii_lowercase();
-        let valid_type = content_type
-            .split_once('/')
-            .is_some_and(|(kind, sub)| !kind.is_empty() && !sub.is_empty() && !sub.contains('/'))
-            && content_type.len() <= 100
-            && !content_type
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control());
-        if !valid_type {
-            return Err(ProductError::invalid(
-                "media.contentType",
-                "must be a media type such as image/jpeg",
-            ));
-        }
-        let alt_text = self
-            .alt_text
-            .map(|alt| bounded_text(&alt, "media.altText", 500, false))
-            .transpose()?
-            .filter(|alt| !alt.is_empty());
-        Ok(Self {
-            media_id: self.media_id,
-            uri,
-            content_type,
-            alt_text,
-        })
-    }
 }
 
 fn cut(text: &str) -> String {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use apache_avro::types::Value;
 use shopcore_domain::catalog::taxonomy::TaxonomyEvent;
 use shopcore_domain::catalog::{
-    AttributeValue, Attributes, FieldChange, MediaRef, ProductEvent, Variant,
+    AttributeValue, Attributes, FieldChange, MediaFacts, MediaRef, ProductEvent, Variant,
 };
 
 use super::{domain_event, money, string_array, uuid_id, Record};
@@ -53,6 +53,20 @@ pub(super) fn to_record(event: &EventEnvelope<'_>) -> Result<Value, EncodeError>
             .strings("added", added)
             .strings("removed", removed),
         ProductEvent::ProductMediaAttached { media } => head.field("media", media_record(media)),
+        ProductEvent::ProductMediaProcessed { media_id, facts } => head
+            .uuid("mediaId", media_id)
+            .field("facts", facts_record(facts)),
+        ProductEvent::ProductMediaRejected { media_id, reason } => {
+            head.uuid("mediaId", media_id).string("reason", reason)
+        }
+        ProductEvent::ProductMediaRemoved {
+            media_id,
+            uri,
+            thumbnail_uri,
+        } => head
+            .uuid("mediaId", media_id)
+            .string("uri", uri)
+            .optional("thumbnailUri", thumbnail_uri.map(Value::String)),
         ProductEvent::ProductPublished { published_at } => {
             head.timestamp("publishedAt", published_at)
         }
@@ -172,11 +186,33 @@ fn media_record(media: MediaRef) -> Value {
         uri,
         content_type,
         alt_text,
+        checksum_sha256,
     } = media;
     Record::new()
         .uuid("mediaId", media_id)
         .string("uri", uri)
         .string("contentType", content_type)
         .optional("altText", alt_text.map(Value::String))
+        .optional("checksumSha256", checksum_sha256.map(Value::String))
+        .build()
+}
+
+fn facts_record(facts: MediaFacts) -> Value {
+    let MediaFacts {
+        content_type,
+        size_bytes,
+        checksum_sha256,
+        width,
+        height,
+        thumbnail_uri,
+    } = facts;
+    let pixels = |side: Option<u32>| side.map(|n| Value::Int(i32::try_from(n).unwrap_or(i32::MAX)));
+    Record::new()
+        .string("contentType", content_type)
+        .long("sizeBytes", i64::try_from(size_bytes).unwrap_or(i64::MAX))
+        .string("checksumSha256", checksum_sha256)
+        .optional("width", pixels(width))
+        .optional("height", pixels(height))
+        .optional("thumbnailUri", thumbnail_uri.map(Value::String))
         .build()
 }

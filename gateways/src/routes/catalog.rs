@@ -82,6 +82,28 @@ async fn products_at(state: &AppState, headers: &HeaderMap) -> Result<(), Proble
     Ok(())
 }
 
+/// The product `id` once the catalog has reached the request's `Shopcore-Min-Position`; 404
+/// when it is unknown or discontinued.
+pub(crate) async fn product_at_position(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: Uuid,
+) -> Result<ProductView, Problem> {
+    products_at(state, headers).await?;
+    let product = state
+        .catalog
+        .product(id)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .ok_or_else(|| Problem::not_found(format!("no product {id}")))?;
+    // DELETE discontinues: the product is gone from the API (its document and events stay,
+    // and `GET /products?status=discontinued` lists it for back-office use).
+    if product.status == "discontinued" {
+        return Err(Problem::not_found(format!("product {id} is discontinued")));
+    }
+    Ok(product)
+}
+
 /// Read a product.
 #[utoipa::path(
     get, path = "/products/{id}", tag = "products",
@@ -105,18 +127,7 @@ pub async fn get_product(
     principal
         .require(VIEW_PRODUCTS)
         .map_err(Problem::forbidden)?;
-    products_at(&state, &headers).await?;
-    let product = state
-        .catalog
-        .product(id)
-        .await
-        .map_err(|e| unavailable(&e))?
-        .ok_or_else(|| Problem::not_found(format!("no product {id}")))?;
-    // DELETE discontinues: the product is gone from the API (its document and events stay,
-    // and `GET /products?status=discontinued` lists it for back-office use).
-    if product.status == "discontinued" {
-        return Err(Problem::not_found(format!("product {id} is discontinued")));
-    }
+    let product = product_at_position(&state, &headers, id).await?;
     let mut response = axum::Json(&product).into_response();
     if let Ok(value) = HeaderValue::from_str(&format!("\"{}\"", product.version)) {
         response.headers_mut().insert(header::ETAG, value);

@@ -11,8 +11,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shopcore_auth::scopes::MANAGE_PRODUCTS;
 use shopcore_auth::Principal;
+use shopcore_domain::catalog::{Media, MediaStatus};
 use shopcore_projections::catalog::read_model::{
-    AttributeView, MediaView, MoneyView, ProductView, VariantView,
+    AttributeView, MediaUrls, MoneyView, ProductView, VariantView,
 };
 use shopcore_projections::catalog::taxonomy::CategoryRow;
 use shopcore_proto::catalog::v1 as pb;
@@ -201,8 +202,33 @@ fn attributes_from_pb(
         .collect()
 }
 
+/// A media of a command's result, as the domain holds it (to be shown through [`MediaUrls`]).
+fn media_from_pb(media: pb::Media) -> Result<Media, Problem> {
+    Ok(Media {
+        media_id: Uuid::parse_str(&media.media_id).map_err(|e| Problem::internal(&e))?,
+        uri: media.uri,
+        content_type: media.content_type,
+        alt_text: media.alt_text,
+        status: match media.status.as_str() {
+            "processed" => MediaStatus::Processed,
+            "rejected" => MediaStatus::Rejected,
+            _ => MediaStatus::Pending,
+        },
+        checksum_sha256: media.checksum_sha256,
+        size_bytes: media.size_bytes,
+        width: media.width,
+        height: media.height,
+        thumbnail_uri: media.thumbnail_uri,
+        rejection_reason: media.rejection_reason,
+    })
+}
+
 /// The answer of a product write: the product from the command's result.
-fn product_written(status: StatusCode, reply: pb::ProductResult) -> Result<Response, Problem> {
+fn product_written(
+    status: StatusCode,
+    reply: pb::ProductResult,
+    urls: &MediaUrls,
+) -> Result<Response, Problem> {
     let (Some(result), Some(product)) = (reply.result, reply.product) else {
         return Err(Problem::internal(
             &"the command service sent an incomplete result",
@@ -233,14 +259,7 @@ fn product_written(status: StatusCode, reply: pb::ProductResult) -> Result<Respo
         media: product
             .media
             .into_iter()
-            .map(|m| {
-                Ok(MediaView {
-                    id: uuid(&m.media_id)?,
-                    uri: m.uri,
-                    content_type: m.content_type,
-                    alt_text: m.alt_text,
-                })
-            })
+            .map(|m| media_from_pb(m).map(|m| urls.view(&m)))
             .collect::<Result<_, Problem>>()?,
         status: product.status,
         version: result.version,
@@ -254,11 +273,12 @@ fn product_written(status: StatusCode, reply: pb::ProductResult) -> Result<Respo
         headers.insert(POSITION_HEADER, value);
     }
     headers.insert(header::ETAG, etag(result.version));
-    let location = match reply.variant_id.as_str() {
-        "" => format!("/products/{id}"),
-        variant => format!("/products/{id}/variants/{variant}"),
+    let location = match (reply.variant_id.as_str(), reply.media_id.as_str()) {
+        ("", "") => format!("/products/{id}"),
+        ("", media) => format!("/products/{id}/media/{media}"),
+        (variant, _) => format!("/products/{id}/variants/{variant}"),
     };
-    if status == StatusCode::CREATED {
+    if matches!(status, StatusCode::CREATED | StatusCode::ACCEPTED) {
         if let Ok(value) = HeaderValue::from_str(&location) {
             headers.insert(header::LOCATION, value);
         }
@@ -337,7 +357,11 @@ impl axum::extract::FromRequestParts<AppState> for CatalogWriter {
 }
 
 impl CatalogWriter {
-    async fn product<M, F>(
+    pub(crate) fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub(crate) async fn product<M, F>(
         &self,
         status: StatusCode,
         message: M,
@@ -354,7 +378,7 @@ impl CatalogWriter {
             send,
         )
         .await?;
-        product_written(status, reply)
+        product_written(status, reply, self.state.catalog.media_urls())
     }
 
     async fn tree<M, F>(

@@ -1,12 +1,13 @@
 //! Route groups of the gateway, one file each: `customers` (profiles, segments, and the
 //! helpers every customer write shares), `addresses`, `catalog` (products and categories),
-//! `health`.
+//! `media` (uploads and the stored objects), `health`.
 
 pub mod addresses;
 pub mod catalog;
 pub mod catalog_writes;
 pub mod customers;
 pub mod health;
+pub mod media;
 
 use std::time::Duration;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub health: tonic_health::pb::health_client::HealthClient<Channel>,
     pub customer_reads: CustomerReadModel,
     pub catalog: CatalogReadModel,
+    /// Uploaded media and their thumbnails.
+    pub media: shopcore_media_store::MediaStore,
     pub redis: redis::aio::ConnectionManager,
     pub log: GlobalLog,
     pub read_your_writes_timeout: Duration,

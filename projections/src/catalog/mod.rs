@@ -10,9 +10,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use shopcore_domain::catalog::{
-    Attributes, MediaRef, Product, ProductEvent, ProductStatus, Variant,
-};
+use shopcore_domain::catalog::{Attributes, Media, Product, ProductEvent, ProductStatus, Variant};
 use shopcore_event_store::StoredEvent;
 use uuid::Uuid;
 
@@ -43,7 +41,9 @@ pub struct ProductDocument {
     pub variants: Vec<Variant>,
     pub skus: Vec<String>,
     pub categories: Vec<String>,
-    pub media: Vec<MediaRef>,
+    /// In the order attached, with their processing status (older documents without one
+    /// read as `pending`).
+    pub media: Vec<Media>,
     pub status: ProductStatus,
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,

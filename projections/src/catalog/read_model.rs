@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use shopcore_domain::catalog::{AttributeValue, ProductStatus};
+use shopcore_domain::catalog::{AttributeValue, Media, MediaStatus, ProductStatus};
 use shopcore_event_store::LogPosition;
 use sqlx::MySqlPool;
 use uuid::Uuid;
@@ -85,15 +85,90 @@ pub struct VariantView {
     pub attributes: BTreeMap<String, AttributeView>,
 }
 
-/// A media reference of a product.
+/// A media object of a product. `url` and `thumbnailUrl` are where clients fetch it (the
+/// gateway's `/media/…` or the configured public base URL); `uri` is its key in the store.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaView {
     pub id: Uuid,
     pub uri: String,
+    #[serde(default)]
+    pub url: String,
+    /// The declared type while `pending`; the type its bytes show once `processed`.
     pub content_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt_text: Option<String>,
+    /// `pending` (stored, not yet checked), `processed` or `rejected`.
+    #[schema(example = "processed")]
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    /// SHA-256 of the bytes, lower-case hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+    /// Why processing refused it (`rejected` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection_reason: Option<String>,
+}
+
+/// The API name of a media status.
+pub fn media_status_name(status: MediaStatus) -> &'static str {
+    match status {
+        MediaStatus::Pending => "pending",
+        MediaStatus::Processed => "processed",
+        MediaStatus::Rejected => "rejected",
+    }
+}
+
+/// Where clients fetch media: `base` followed by the object's key. The default base is the
+/// gateway's own `/media` route; a CDN or a public bucket is configured with
+/// `MEDIA_PUBLIC_BASE_URL`.
+#[derive(Debug, Clone)]
+pub struct MediaUrls {
+    base: String,
+}
+
+impl Default for MediaUrls {
+    fn default() -> Self {
+        Self::new("/media")
+    }
+}
+
+impl MediaUrls {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The URL of the object stored under `key`.
+    pub fn url(&self, key: &str) -> String {
+        format!("{}/{}", self.base, key.trim_start_matches('/'))
+    }
+
+    /// The view of one media object.
+    pub fn view(&self, media: &Media) -> MediaView {
+        MediaView {
+            id: media.media_id,
+            uri: media.uri.clone(),
+            url: self.url(&media.uri),
+            content_type: media.content_type.clone(),
+            alt_text: media.alt_text.clone(),
+            status: media_status_name(media.status).to_owned(),
+            size_bytes: media.size_bytes,
+            checksum_sha256: media.checksum_sha256.clone(),
+            width: media.width,
+            height: media.height,
+            thumbnail_url: media.thumbnail_uri.as_deref().map(|key| self.url(key)),
+            rejection_reason: media.rejection_reason.clone(),
+        }
+    }
 }
 
 /// A product as the API shows it.
@@ -133,8 +208,9 @@ pub fn status_name(status: ProductStatus) -> &'static str {
     }
 }
 
-impl From<&ProductDocument> for ProductView {
-    fn from(doc: &ProductDocument) -> Self {
+impl ProductView {
+    /// The view of a product document, its media URLs under `urls`.
+    pub fn of(doc: &ProductDocument, urls: &MediaUrls) -> Self {
         let attributes = |map: &shopcore_domain::catalog::Attributes| {
             map.iter()
                 .map(|(key, value)| (key.clone(), AttributeView::from(value)))
@@ -156,16 +232,7 @@ impl From<&ProductDocument> for ProductView {
                 })
                 .collect(),
             categories: doc.categories.clone(),
-            media: doc
-                .media
-                .iter()
-                .map(|m| MediaView {
-                    id: m.media_id,
-                    uri: m.uri.clone(),
-                    content_type: m.content_type.clone(),
-                    alt_text: m.alt_text.clone(),
-                })
-                .collect(),
+            media: doc.media.iter().map(|m| urls.view(m)).collect(),
             status: status_name(doc.status).to_owned(),
             version: doc.version,
             position: doc.log_position.clone(),
@@ -204,11 +271,27 @@ pub struct ProductPage {
 pub struct CatalogReadModel {
     couch: CouchDb,
     mysql: MySqlPool,
+    urls: MediaUrls,
 }
 
 impl CatalogReadModel {
     pub fn new(couch: CouchDb, mysql: MySqlPool) -> Self {
-        Self { couch, mysql }
+        Self {
+            couch,
+            mysql,
+            urls: MediaUrls::default(),
+        }
+    }
+
+    /// Media URLs under `urls` instead of the gateway's `/media`.
+    pub fn with_media_urls(mut self, urls: MediaUrls) -> Self {
+        self.urls = urls;
+        self
+    }
+
+    /// Where this read model says media are fetched.
+    pub fn media_urls(&self) -> &MediaUrls {
+        &self.urls
     }
 
     /// Waits (polling, at most `timeout`) until the product documents have reached `wanted`.
@@ -247,7 +330,7 @@ impl CatalogReadModel {
         Ok(serde_json::from_value::<ProductDocument>(raw)
             .ok()
             .filter(|doc| doc.kind == "product")
-            .map(|doc| ProductView::from(&doc)))
+            .map(|doc| ProductView::of(&doc, &self.urls)))
     }
 
     /// A page of at most `limit` products after `after`, in id order.
@@ -313,7 +396,7 @@ impl CatalogReadModel {
         let mut items: Vec<ProductView> = docs
             .into_iter()
             .filter_map(|doc| serde_json::from_value::<ProductDocument>(doc).ok())
-            .map(|doc| ProductView::from(&doc))
+            .map(|doc| ProductView::of(&doc, &self.urls))
             .collect();
         let next = if items.len() > limit {
             items.truncate(limit);
@@ -330,6 +413,14 @@ impl CatalogReadModel {
         keys: &[String],
     ) -> Result<Vec<CategoryRow>, CatalogReadError> {
         Ok(super::taxonomy::categories_by_key(&self.mysql, keys).await?)
+    }
+
+    /// The children of `parents`, siblings by position then key, in one query.
+    pub async fn categories_by_parent(
+        &self,
+        parents: &[String],
+    ) -> Result<Vec<CategoryRow>, CatalogReadError> {
+        Ok(super::taxonomy::categories_by_parent(&self.mysql, parents).await?)
     }
 
     /// The whole category tree, depth first.
@@ -407,5 +498,31 @@ pub mod whole {
     /// A present `u32` (absent is `None` through `#[serde(default)]`; `null` is refused).
     pub fn some_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         number(d).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_numbers_written_with_a_fraction_part_are_read_exactly() {
+        // Found by schemathesis: without serde_json's float_roundtrip this parsed as
+        // 4002515103404222.5 and was refused as not whole.
+        let money: MoneyView =
+            serde_json::from_str(r#"{"amount": 4002515103404222.0, "currency": "NOK"}"#)
+                .expect("whole");
+        assert_eq!(money.amount, 4_002_515_103_404_222);
+        let exact: MoneyView =
+            serde_json::from_str(r#"{"amount": 9007199254740992.0, "currency": "EUR"}"#)
+                .expect("2^53 is still exact");
+        assert_eq!(exact.amount, 9_007_199_254_740_992);
+        for refused in ["12.5", "9007199254740994.0", "1e300"] {
+            let json = format!(r#"{{"amount": {refused}, "currency": "EUR"}}"#);
+            assert!(
+                serde_json::from_str::<MoneyView>(&json).is_err(),
+                "{refused}"
+            );
+        }
     }
 }

@@ -276,14 +276,33 @@ pub async fn categories_by_key(
     pool: &MySqlPool,
     keys: &[String],
 ) -> Result<Vec<CategoryRow>, sqlx::Error> {
-    if keys.is_empty() {
+    categories_where(pool, "category_key", keys).await
+}
+
+/// The children of the categories `parents`, siblings by position then key.
+pub async fn categories_by_parent(
+    pool: &MySqlPool,
+    parents: &[String],
+) -> Result<Vec<CategoryRow>, sqlx::Error> {
+    let mut rows = categories_where(pool, "parent_key", parents).await?;
+    rows.sort_by(|a, b| (a.position, &a.key).cmp(&(b.position, &b.key)));
+    Ok(rows)
+}
+
+/// The categories whose `column` is one of `values`, in one query.
+async fn categories_where(
+    pool: &MySqlPool,
+    column: &'static str,
+    values: &[String],
+) -> Result<Vec<CategoryRow>, sqlx::Error> {
+    if values.is_empty() {
         return Ok(Vec::new());
     }
     let mut query =
-        sqlx::QueryBuilder::<MySql>::new(format!("{SELECT_CATEGORIES} WHERE category_key IN ("));
-    let mut keys_list = query.separated(", ");
-    for key in keys {
-        keys_list.push_bind(key);
+        sqlx::QueryBuilder::<MySql>::new(format!("{SELECT_CATEGORIES} WHERE {column} IN ("));
+    let mut list = query.separated(", ");
+    for value in values {
+        list.push_bind(value);
     }
     query.push(")");
     query

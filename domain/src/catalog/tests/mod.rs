@@ -1,6 +1,7 @@
 //! Given / when / then tests of every product command, rejections included, and the serde
 //! round trip of every event. This file holds the fakes and fixtures.
 
+mod media;
 mod product;
 mod variants;
 

@@ -214,12 +214,13 @@ async fn assign_categories_records_the_difference() {
     );
 }
 
-fn photo() -> MediaRef {
+pub(super) fn photo() -> MediaRef {
     MediaRef {
         media_id: MEDIA,
         uri: "media/trail-shoe.jpg".into(),
         content_type: "image/jpeg".into(),
         alt_text: None,
+        checksum_sha256: None,
     }
 }
 
@@ -318,6 +319,11 @@ async fn publish_needs_a_variant_and_nothing_follows_discontinuation() {
         ProductCommand::RemoveVariant { variant_id: RED },
         ProductCommand::AssignCategories { categories: vec![] },
         ProductCommand::AttachMedia(photo()),
+        ProductCommand::RemoveMedia { media_id: MEDIA },
+        ProductCommand::RejectMedia {
+            media_id: MEDIA,
+            reason: "late".into(),
+        },
     ];
     for command in commands {
         expect_error(discontinued.clone(), command, ProductError::Discontinued).await;
@@ -359,8 +365,22 @@ fn every_event() -> Vec<ProductEvent> {
         ProductEvent::ProductMediaAttached {
             media: MediaRef {
                 alt_text: Some("side view".into()),
+                checksum_sha256: Some("ab".repeat(32)),
                 ..photo()
             },
+        },
+        ProductEvent::ProductMediaProcessed {
+            media_id: MEDIA,
+            facts: super::media::facts(),
+        },
+        ProductEvent::ProductMediaRejected {
+            media_id: MEDIA,
+            reason: "not an image".into(),
+        },
+        ProductEvent::ProductMediaRemoved {
+            media_id: MEDIA,
+            uri: "media/trail-shoe.jpg".into(),
+            thumbnail_uri: Some("media/trail-shoe-thumb.jpg".into()),
         },
         ProductEvent::ProductPublished {
             published_at: now(),
