@@ -689,7 +689,9 @@ struct MediaUploads;
 
 impl Modify for MediaUploads {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use shopcore_domain::catalog::media::{ACCEPTED_MEDIA_TYPES, MAX_ALT_TEXT_CHARS};
+        use shopcore_domain::catalog::media::{
+            ACCEPTED_MEDIA_TYPES, MAX_ALT_TEXT_CHARS, MAX_MEDIA_BYTES,
+        };
         let form = openapi
             .paths
             .paths
@@ -711,6 +713,20 @@ impl Modify for MediaUploads {
                     utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
                 ));
             }
+            let file = ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::Binary,
+                )))
+                .min_length(Some(1))
+                .max_length(Some(MAX_MEDIA_BYTES as usize))
+                .build();
+            set_property(
+                &mut components.schemas,
+                "MediaUpload",
+                "file",
+                Schema::Object(file),
+            );
             let pattern = format!("^[^{}]*$", invisible_class());
             set_property(
                 &mut components.schemas,
