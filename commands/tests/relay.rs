@@ -72,7 +72,7 @@ async fn caught_up(pool: &PgPool, timeout: Duration) -> anyhow::Result<LogPositi
     let log = GlobalLog::new(pool.clone());
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let head = log.head().await?;
+        let head = shopcore_event_store::testing::settled_head(&log).await?;
         let checkpoint = checkpoint(pool).await?;
         if !head.is_start() && checkpoint == head {
             return Ok(head);

@@ -178,7 +178,11 @@ async fn killed_couch_projector_resumes_to_documents_equal_to_the_events() -> an
     );
 
     let runner = ProjectionRunner::new(log.clone(), projector.clone(), 7);
-    let kills = run_with_crashes(runner.clone(), log.head().await?).await?;
+    let kills = run_with_crashes(
+        runner.clone(),
+        shopcore_event_store::testing::settled_head(&log).await?,
+    )
+    .await?;
     assert!(kills > 1, "the projector was never stopped mid-stream");
     let mut revs = HashMap::new();
     for id in &ids {
@@ -199,7 +203,11 @@ async fn killed_couch_projector_resumes_to_documents_equal_to_the_events() -> an
         json!({ "position": "0-0" }),
     )
     .await?;
-    run_with_crashes(runner.clone(), log.head().await?).await?;
+    run_with_crashes(
+        runner.clone(),
+        shopcore_event_store::testing::settled_head(&log).await?,
+    )
+    .await?;
     for id in &ids {
         assert_eq!(
             stored(&db, *id).await?.1,
@@ -227,7 +235,11 @@ async fn killed_couch_projector_resumes_to_documents_equal_to_the_events() -> an
         )
         .await?;
     }
-    run_with_crashes(runner, log.head().await?).await?;
+    run_with_crashes(
+        runner,
+        shopcore_event_store::testing::settled_head(&log).await?,
+    )
+    .await?;
     let (doc, _) = stored(&db, extended).await?;
     assert_eq!(
         doc.other.get("promoBanner"),
@@ -242,7 +254,10 @@ async fn killed_couch_projector_resumes_to_documents_equal_to_the_events() -> an
         expected(&log, broken).await?,
         "rebuilt from its events"
     );
-    assert_eq!(projector.checkpoint().await?, log.head().await?);
+    assert_eq!(
+        projector.checkpoint().await?,
+        shopcore_event_store::testing::settled_head(&log).await?
+    );
 
     db.delete_database().await?;
     events.drop_database().await
@@ -284,7 +299,7 @@ async fn a_couchdb_outage_under_load_loses_nothing() -> anyhow::Result<()> {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     server.restart().await?;
 
-    let head = log.head().await?;
+    let head = shopcore_event_store::testing::settled_head(&log).await?;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(120);
     while projector.checkpoint().await? < head {
         anyhow::ensure!(

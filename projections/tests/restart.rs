@@ -95,7 +95,7 @@ async fn killed_projectors_resume_without_loss_or_double_effect() -> anyhow::Res
         CommandPipeline::<Customer>::new(db.store.clone(), services, customer_snapshots());
     let ids = seed_customers(&pipeline).await?;
     let log = GlobalLog::new(db.store.pool().clone());
-    let head = log.head().await?;
+    let head = shopcore_event_store::testing::settled_head(&log).await?;
 
     let mysql_url = format!(
         "{}/shopcore_test_{}",

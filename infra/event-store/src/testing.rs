@@ -93,3 +93,24 @@ pub async fn insert_raw_event(
         event_id,
     ))
 }
+
+/// The head of the log once every event committed so far has settled.
+///
+/// [`GlobalLog::head`] is the last *settled* event: a transaction still running anywhere in the
+/// Postgres cluster (another test's, in another database) holds the horizon back, and events
+/// committed after it are not part of the head yet. A test that runs a projector "up to the
+/// head" right after writing must wait for this, or it stops short of its own last events.
+pub async fn settled_head(log: &crate::GlobalLog) -> anyhow::Result<crate::LogPosition> {
+    let give_up = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let head = log.head().await?;
+        if !log.held_back(head).await? {
+            return Ok(head);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < give_up,
+            "committed events stayed unsettled behind {head} for 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -251,3 +251,63 @@ async fn a_stalled_writer_is_cut_off_by_the_write_path_timeouts() -> anyhow::Res
     assert_eq!(count, 0, "nothing of the stalled writer was stored");
     db.drop_database().await
 }
+
+/// A transaction in *another database* of the cluster holds every reader's horizon back: the
+/// head stays before events committed after it began (nothing is skipped, only delayed), and
+/// `testing::settled_head` waits for them. Tests that ran projectors "up to the head" without
+/// waiting stopped short of their own last events whenever a concurrent test held one open.
+#[tokio::test]
+async fn a_transaction_in_another_database_holds_the_head_back_until_it_ends() -> anyhow::Result<()>
+{
+    use sqlx::Connection as _;
+    let db = TestEventStore::create().await?;
+    let log = GlobalLog::new(db.store.pool().clone());
+    let (first, _) = shopcore_event_store::testing::insert_raw_event(
+        db.store.pool(),
+        "probe",
+        "a",
+        1,
+        "Probed",
+        serde_json::json!({}),
+    )
+    .await?;
+    // Other tests' transactions hold the horizon too: start from a settled first event.
+    assert_eq!(
+        shopcore_event_store::testing::settled_head(&log).await?,
+        first
+    );
+    let other = format!(
+        "{}/postgres",
+        shopcore_event_store::testing::postgres_server_url()
+    );
+    let mut holder = sqlx::PgConnection::connect(&other).await?;
+    sqlx::query("BEGIN").execute(&mut holder).await?;
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut holder)
+        .await?;
+    let (second, _) = shopcore_event_store::testing::insert_raw_event(
+        db.store.pool(),
+        "probe",
+        "b",
+        1,
+        "Probed",
+        serde_json::json!({}),
+    )
+    .await?;
+    assert_eq!(
+        log.head().await?,
+        first,
+        "the second event is not settled yet"
+    );
+    assert!(log.held_back(first).await?);
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::query("COMMIT").execute(&mut holder).await
+    });
+    assert_eq!(
+        shopcore_event_store::testing::settled_head(&log).await?,
+        second
+    );
+    release.await??;
+    db.drop_database().await
+}
