@@ -324,12 +324,12 @@ fn every_domain_valid_customer_event_applies_to_mysql_and_redis() -> anyhow::Res
         .and_then(|v| v.parse().ok())
         .unwrap_or(48);
     // A projector that halted stays halted, so shrinking a failure would only repeat it.
-    let mut runner = TestRunner::new(Config {
+    let config = Config {
         cases,
         max_shrink_iters: 0,
         failure_persistence: None,
         ..Config::default()
-    });
+    };
     let registered = std::sync::atomic::AtomicU32::new(0);
     let count_events = || -> anyhow::Result<i64> {
         Ok(runtime.block_on(
@@ -341,6 +341,8 @@ fn every_domain_valid_customer_event_applies_to_mysql_and_redis() -> anyhow::Res
     // prove something (at most four), so that an unlucky draw is never a failure.
     let mut result = Ok(());
     for _ in 0..4 {
+        // A fresh runner each round (a used one runs no further cases), with its own seed.
+        let mut runner = TestRunner::new(config.clone());
         result = runner.run(
             &(0u64..u64::MAX).prop_flat_map(customer_case),
             |generated| {
