@@ -182,10 +182,26 @@ async fn create(app: &TestApp, email: &str) -> anyhow::Result<String> {
         .send()
         .await?;
     assert_eq!(created.status(), StatusCode::CREATED);
-    Ok(created.json::<Value>().await?["id"]
+    let position = created.headers()["shopcore-position"].to_str()?.to_owned();
+    let id = created.json::<Value>().await?["id"]
         .as_str()
         .expect("id")
-        .to_owned())
+        .to_owned();
+    // The tests read it back with other tokens: wait until the read model has it (another
+    // test's open transaction can hold every projector back for a while).
+    for _ in 0..60 {
+        let read = app
+            .http
+            .get(app.url(&format!("/customers/{id}")))
+            .header("Shopcore-Min-Position", &position)
+            .send()
+            .await?;
+        if read.status() == StatusCode::OK {
+            return Ok(id);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    anyhow::bail!("customer {id} never reached the read model")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
