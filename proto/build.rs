@@ -5,6 +5,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/shopcore/common/v1/command.proto",
         "proto/shopcore/customer/v1/customer.proto",
         "proto/shopcore/catalog/v1/catalog.proto",
+        "proto/shopcore/pricing/v1/pricing.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={file}");

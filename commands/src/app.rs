@@ -17,9 +17,17 @@ use tokio_stream::wrappers::TcpListenerStream;
 use shopcore_proto::catalog::v1::category_commands_server::CategoryCommandsServer;
 use shopcore_proto::catalog::v1::product_commands_server::ProductCommandsServer;
 use shopcore_proto::customer::v1::customer_commands_server::CustomerCommandsServer;
+use shopcore_proto::pricing::v1::currency_rate_commands_server::CurrencyRateCommandsServer;
+use shopcore_proto::pricing::v1::price_book_commands_server::PriceBookCommandsServer;
+use shopcore_proto::pricing::v1::price_rule_commands_server::PriceRuleCommandsServer;
+use shopcore_proto::pricing::v1::promotion_commands_server::PromotionCommandsServer;
 
 use crate::grpc::catalog::ProductService;
 use crate::grpc::customer::CustomerService;
+use crate::grpc::pricing::currency_rate::CurrencyRateService;
+use crate::grpc::pricing::price_book::PriceBookService;
+use crate::grpc::pricing::price_rule::PriceRuleService;
+use crate::grpc::pricing::promotion::PromotionService;
 use crate::grpc::taxonomy::CategoryService;
 use crate::settings::CommandSettings;
 
@@ -98,6 +106,18 @@ impl CommandApp {
         health_reporter
             .set_serving::<CategoryCommandsServer<CategoryService>>()
             .await;
+        health_reporter
+            .set_serving::<PriceBookCommandsServer<PriceBookService>>()
+            .await;
+        health_reporter
+            .set_serving::<PriceRuleCommandsServer<PriceRuleService>>()
+            .await;
+        health_reporter
+            .set_serving::<PromotionCommandsServer<PromotionService>>()
+            .await;
+        health_reporter
+            .set_serving::<CurrencyRateCommandsServer<CurrencyRateService>>()
+            .await;
         let pool = self.store.pool().clone();
         let ready = ops_router(Arc::new(move || {
             let pool = pool.clone();
@@ -136,7 +156,23 @@ impl CommandApp {
                 authenticate(self.verifier.clone()),
             ))
             .add_service(CategoryCommandsServer::with_interceptor(
-                CategoryService::new(self.store),
+                CategoryService::new(self.store.clone()),
+                authenticate(self.verifier.clone()),
+            ))
+            .add_service(PriceBookCommandsServer::with_interceptor(
+                PriceBookService::new(self.store.clone()),
+                authenticate(self.verifier.clone()),
+            ))
+            .add_service(PriceRuleCommandsServer::with_interceptor(
+                PriceRuleService::new(self.store.clone()),
+                authenticate(self.verifier.clone()),
+            ))
+            .add_service(PromotionCommandsServer::with_interceptor(
+                PromotionService::new(self.store.clone()),
+                authenticate(self.verifier.clone()),
+            ))
+            .add_service(CurrencyRateCommandsServer::with_interceptor(
+                CurrencyRateService::new(self.store),
                 authenticate(self.verifier),
             ))
             .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)

@@ -1,10 +1,19 @@
 //! Unique claims per aggregate: which values a batch of events reserves or frees.
+//!
+//! Claimed values are compared byte for byte, so each aggregate claims its values in the one
+//! spelling its domain normalises them to: e-mail addresses as the customer domain stores them,
+//! SKUs with their case kept (`SHOE-42` and `shoe-42` are two SKUs), coupon codes upper-cased
+//! (`save10` and `SAVE10` are one code, so one claim).
 
 use std::collections::BTreeMap;
 
 use shopcore_domain::catalog::taxonomy::{Taxonomy, TaxonomyEvent};
 use shopcore_domain::catalog::{AttributeValue, Product, ProductEvent};
 use shopcore_domain::customer::{Customer, CustomerEvent};
+use shopcore_domain::pricing::{
+    CurrencyRate, CurrencyRateEvent, PriceBook, PriceBookEvent, PriceRule, PriceRuleEvent,
+    Promotion, PromotionEvent,
+};
 use uuid::Uuid;
 
 use shopcore_event_store::UniqueClaim;
@@ -112,5 +121,51 @@ impl UniqueClaims for Product {
             }
         }
         claims
+    }
+}
+
+/// Scope of coupon codes, unique across all promotions.
+pub const PROMOTION_COUPON_CODE: &str = "promotion_coupon_code";
+
+impl UniqueClaims for Promotion {
+    /// A promotion claims each code (upper case, as the domain normalises it) when created
+    /// with it or given it. Codes are never freed: a promotion is never deleted, and a code
+    /// that once meant one discount must not later mean another.
+    fn unique_claims(_before: &Self, events: &[PromotionEvent]) -> Vec<UniqueClaim> {
+        let claim = |code: &String| UniqueClaim::Claim {
+            scope: PROMOTION_COUPON_CODE,
+            field: "couponCodes",
+            value: code.clone(),
+        };
+        events
+            .iter()
+            .flat_map(|event| match event {
+                PromotionEvent::PromotionCreated { coupon_codes, .. } => coupon_codes.as_slice(),
+                PromotionEvent::PromotionCouponCodesAdded { codes } => codes.as_slice(),
+                _ => &[],
+            })
+            .map(claim)
+            .collect()
+    }
+}
+
+/// Price books claim nothing: a SKU may have a price in every book.
+impl UniqueClaims for PriceBook {
+    fn unique_claims(_before: &Self, _events: &[PriceBookEvent]) -> Vec<UniqueClaim> {
+        Vec::new()
+    }
+}
+
+/// Price rules claim nothing: several rules may target one SKU (precedence decides).
+impl UniqueClaims for PriceRule {
+    fn unique_claims(_before: &Self, _events: &[PriceRuleEvent]) -> Vec<UniqueClaim> {
+        Vec::new()
+    }
+}
+
+/// Currency rates claim nothing: the aggregate id is the pair, unique by itself.
+impl UniqueClaims for CurrencyRate {
+    fn unique_claims(_before: &Self, _events: &[CurrencyRateEvent]) -> Vec<UniqueClaim> {
+        Vec::new()
     }
 }

@@ -37,6 +37,27 @@ impl DomainRejection for shopcore_domain::catalog::taxonomy::TaxonomyError {
     }
 }
 
+/// Implements [`DomainRejection`] for error enums with `kind()` and `field()` of their own.
+macro_rules! domain_rejections {
+    ($($error:ty),* $(,)?) => {
+        $(impl DomainRejection for $error {
+            fn kind(&self) -> DomainErrorKind {
+                self.kind()
+            }
+            fn field(&self) -> Option<&'static str> {
+                self.field()
+            }
+        })*
+    };
+}
+
+domain_rejections!(
+    shopcore_domain::pricing::PriceBookError,
+    shopcore_domain::pricing::PriceRuleError,
+    shopcore_domain::pricing::PromotionError,
+    shopcore_domain::pricing::CurrencyRateError,
+);
+
 /// Why a command did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {

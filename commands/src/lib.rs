@@ -3,10 +3,12 @@
 //!
 //! - [`pipeline`]: load → decide → append for any aggregate ([`pipeline::CommandPipeline`]),
 //!   with snapshots.
-//! - [`claims`]: values that must be unique across aggregates (a customer's e-mail).
+//! - [`claims`]: values that must be unique across aggregates (a customer's e-mail, a SKU, a
+//!   coupon code).
 //! - [`metadata`]: the context of a command, which becomes its events' metadata.
 //! - [`error`]: why a command failed, one code for gRPC and REST.
-//! - [`grpc`]: the tonic services, one file per aggregate, status mapping and metrics.
+//! - [`grpc`]: the tonic services, one file per aggregate (pricing's under `grpc::pricing`),
+//!   status mapping and metrics.
 //! - [`app`]: the process: it owns the event store's schema (migrations), serves gRPC with
 //!   reflection (v1 and v1alpha) and health, and `/metrics`, `/healthz`, `/readyz` over HTTP.
 //! - [`settings`]: the process's typed settings.

@@ -112,8 +112,9 @@ pub const TOPICS: &[TopicSpec] = &[
             "PromotionCouponCodesAdded",
             "PromotionDeactivated",
             "PromotionRedeemed",
+            "PromotionChanged",
         ],
-        description: "A promotion was created, got coupon codes, was switched off or was redeemed once.",
+        description: "A promotion was created, got coupon codes, was switched off, was redeemed once, or had its name, discount, window or limits changed (PromotionChanged carries all of them as they are after the change).",
     },
     TopicSpec {
         topic: "fx.rate.changed.v1",

@@ -238,6 +238,17 @@ fn every_promotion_event_round_trips_through_its_topic_schemas() {
         PromotionEvent::PromotionDeactivated {
             deactivated_at: until,
         },
+        PromotionEvent::PromotionChanged {
+            name: "Black Week".into(),
+            discount: Discount::AmountOff {
+                amount: Money::new(1_500, Currency::EUR),
+            },
+            valid_from: from,
+            valid_until: until,
+            usage_limit_total: None,
+            usage_limit_per_customer: Some(2),
+            changed_at: from,
+        },
     ];
     let decoded = support::round_trip(
         "promotion",
@@ -290,6 +301,21 @@ fn every_promotion_event_round_trips_through_its_topic_schemas() {
     assert_eq!(decoded[4].get("couponCode"), &null());
 
     assert_eq!(decoded[5].record, "PromotionDeactivated");
+
+    let changed = &decoded[6];
+    assert_eq!(changed.topic, "promotion.updated.v1");
+    assert_eq!(changed.record, "PromotionChanged");
+    assert_eq!(changed.get("name"), &s("Black Week"));
+    assert_eq!(
+        field(changed.get("discount"), "amount"),
+        &some(money(1_500, "EUR"))
+    );
+    assert_eq!(changed.get("usageLimitTotal"), &null(), "limit removed");
+    assert_eq!(changed.get("usageLimitPerCustomer"), &some(Value::Long(2)));
+    assert_eq!(
+        changed.get("changedAt"),
+        &Value::TimestampMicros(from.timestamp_micros())
+    );
 }
 
 #[test]

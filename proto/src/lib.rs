@@ -2,7 +2,9 @@
 //!
 //! - [`common`]: options and results shared by every command.
 //! - [`customer`]: the `CustomerCommands` service.
-//! - [`catalog`]: the `ProductCommands` service.
+//! - [`catalog`]: the `ProductCommands` and `CategoryCommands` services.
+//! - [`pricing`]: the `PriceBookCommands`, `PriceRuleCommands`, `PromotionCommands` and
+//!   `CurrencyRateCommands` services.
 //! - [`ErrorCode`]: the one error-code enum, mapped to gRPC and HTTP statuses.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for server reflection.
 
@@ -19,6 +21,12 @@ pub mod common {
 pub mod catalog {
     pub mod v1 {
         tonic::include_proto!("shopcore.catalog.v1");
+    }
+}
+
+pub mod pricing {
+    pub mod v1 {
+        tonic::include_proto!("shopcore.pricing.v1");
     }
 }
 

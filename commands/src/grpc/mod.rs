@@ -3,6 +3,7 @@
 pub mod catalog;
 pub mod customer;
 pub mod metrics;
+pub mod pricing;
 pub mod taxonomy;
 
 use shopcore_auth::{Denied, Principal};

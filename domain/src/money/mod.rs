@@ -44,6 +44,8 @@ pub enum MoneyError {
     InvalidAmount { text: String, decimals: u8 },
     #[error("percent: {0} basis points is more than 100%")]
     PercentOutOfRange(u32),
+    #[error("percent: {0}")]
+    InvalidPercent(String),
     #[error("rate: {0}")]
     InvalidRate(String),
     #[error("allocation: {0}")]
@@ -272,6 +274,50 @@ impl Percent {
 
     pub const fn basis_points(&self) -> u32 {
         self.0
+    }
+
+    /// Parses a plain decimal percentage with at most two decimals, e.g. `"12.5"` → 1 250
+    /// basis points; negative values, exponents, more decimals and more than `"100"` are
+    /// rejected rather than rounded or clamped.
+    pub fn parse(text: &str) -> Result<Self, MoneyError> {
+        let invalid = || {
+            MoneyError::InvalidPercent(format!(
+                "{:?} is not a decimal from 0 to 100 with at most 2 decimals",
+                text.chars().take(32).collect::<String>()
+            ))
+        };
+        let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+        let digits_only = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty()
+            || !digits_only(whole)
+            || !digits_only(fraction)
+            || (text.contains('.') && fraction.is_empty())
+            || fraction.len() > 2
+        {
+            return Err(invalid());
+        }
+        let whole = whole.trim_start_matches('0');
+        // More than three digits before the point is more than 100 % whatever they are.
+        if whole.len() > 3 {
+            return Err(invalid());
+        }
+        let whole: u32 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| invalid())?
+        };
+        let fraction: u32 = format!("{fraction:0<2}").parse().map_err(|_| invalid())?;
+        Self::from_basis_points(whole * 100 + fraction)
+    }
+
+    /// The percentage as a plain decimal without trailing zeros: `"12.5"`, `"100"`, `"0.05"`.
+    pub fn to_decimal_string(&self) -> String {
+        let (whole, fraction) = (self.0 / 100, self.0 % 100);
+        match fraction {
+            0 => whole.to_string(),
+            f if f % 10 == 0 => format!("{whole}.{}", f / 10),
+            f => format!("{whole}.{f:02}"),
+        }
     }
 }
 

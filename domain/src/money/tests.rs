@@ -160,6 +160,49 @@ fn percentages_are_exact_basis_points() {
 }
 
 #[test]
+fn percentages_parse_from_exact_decimal_text() {
+    for (text, basis_points) in [
+        ("12.5", 1_250),
+        ("0.01", 1),
+        ("100", 10_000),
+        ("100.00", 10_000),
+        ("007", 700),
+        ("0", 0),
+    ] {
+        let percent = Percent::parse(text).expect(text);
+        assert_eq!(percent.basis_points(), basis_points, "{text}");
+    }
+    for text in [
+        "",
+        "-5",
+        "+5",
+        "100.01",
+        "101",
+        "12.345",
+        "1e2",
+        "12.",
+        ".5",
+        " 5",
+        "5%",
+        "NaN",
+        "99999999999999999999",
+        "１２",
+    ] {
+        assert!(Percent::parse(text).is_err(), "{text:?} must be refused");
+    }
+    for (basis_points, text) in [
+        (1_250, "12.5"),
+        (5, "0.05"),
+        (10_000, "100"),
+        (1_234, "12.34"),
+    ] {
+        let percent = Percent::from_basis_points(basis_points).expect("in range");
+        assert_eq!(percent.to_decimal_string(), text);
+        assert_eq!(Percent::parse(text), Ok(percent), "round trip of {text}");
+    }
+}
+
+#[test]
 fn allocation_splits_exactly_by_largest_remainder() {
     let parts = allocate_proportionally(usd(100), &[usd(1), usd(1), usd(1)]).expect("allocate");
     assert_eq!(parts, vec![usd(34), usd(33), usd(33)]);

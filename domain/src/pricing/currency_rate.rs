@@ -55,7 +55,7 @@ impl DomainEvent for CurrencyRateEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        super::EVENT_SCHEMA_VERSION.to_owned()
     }
 }
 
@@ -74,6 +74,14 @@ impl CurrencyRateError {
         match self {
             Self::InvalidField { .. } => DomainErrorKind::InvalidArgument,
             Self::PairMismatch { .. } => DomainErrorKind::Conflict,
+        }
+    }
+
+    /// The input field the rejection is about, in the API's camelCase.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidField { field, .. } => Some(field),
+            Self::PairMismatch { .. } => Some("quote"),
         }
     }
 }
@@ -119,7 +127,11 @@ impl Aggregate for CurrencyRate {
                 reason: "must differ from base".into(),
             });
         }
-        let source = source.trim().to_owned();
+        let source =
+            crate::text::clean(&source).map_err(|issue| CurrencyRateError::InvalidField {
+                field: "source",
+                reason: issue.reason().into(),
+            })?;
         if source.is_empty() || source.chars().count() > 100 {
             return Err(CurrencyRateError::InvalidField {
                 field: "source",

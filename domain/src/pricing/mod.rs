@@ -7,17 +7,26 @@
 //! - [`evaluator`]: [`PriceRuleEvaluator`], indexed by SKU and category, with the documented
 //!   precedence and an explanation of every candidate rule.
 //! - [`quote`]: base price resolution (with currency conversion) and the full quote.
-//! - [`promotion`]: the `Promotion` aggregate (campaigns, coupon codes, usage limits).
+//! - [`promotion`]: the `Promotion` aggregate (campaigns, coupon codes, usage limits), with
+//!   [`discount`] (what it takes off), [`coupon`] (code normalisation and the directory of codes
+//!   held across promotions) and [`promotion_change`] (changing name, discount, window, limits).
 //! - [`currency_rate`]: the `CurrencyRate` aggregate and the [`FxRates`] table.
 //!
 //! The precedence, stacking, rounding and conversion rules are written up in `docs/pricing.md`.
 
+/// Schema version of every pricing event (the `.v1` of their Avro files); part of the
+/// aggregates' snapshot policies, so changing it invalidates their snapshots.
+pub const EVENT_SCHEMA_VERSION: &str = "1";
+
+pub mod coupon;
 pub mod currency_rate;
+pub mod discount;
 pub mod errors;
 pub mod evaluator;
 pub mod price_book;
 pub mod price_rule;
 pub mod promotion;
+pub mod promotion_change;
 pub mod quote;
 pub mod rule;
 mod rule_index;
@@ -25,6 +34,7 @@ mod rule_index;
 #[cfg(test)]
 mod tests;
 
+pub use coupon::{CouponCodeDirectory, NoCouponCodes, PromotionServices};
 pub use currency_rate::{
     CurrencyRate, CurrencyRateCommand, CurrencyRateError, CurrencyRateEvent, FxRates,
 };
@@ -33,6 +43,7 @@ pub use evaluator::{MatchedBy, PriceQuote, PriceRuleEvaluator, RuleOutcome, Rule
 pub use price_book::{PriceBook, PriceBookCommand, PriceBookError, PriceBookEvent};
 pub use price_rule::{PriceRule, PriceRuleCommand, PriceRuleEvent};
 pub use promotion::{Discount, Promotion, PromotionCommand, PromotionError, PromotionEvent};
+pub use promotion_change::PromotionChanges;
 pub use quote::{quote_price, resolve_base_price, BasePrice, BasePriceSource, SkuPrice};
 pub use rule::{
     FailedCondition, PriceRuleDefinition, PriceRuleSpec, PricingContext, RuleAction,

@@ -72,7 +72,7 @@ impl DomainEvent for PriceBookEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        super::EVENT_SCHEMA_VERSION.to_owned()
     }
 }
 
@@ -103,6 +103,15 @@ impl PriceBookError {
             Self::InvalidField { .. } => DomainErrorKind::InvalidArgument,
             Self::NotCreated | Self::UnknownPrice { .. } => DomainErrorKind::NotFound,
             Self::AlreadyCreated => DomainErrorKind::Conflict,
+        }
+    }
+
+    /// The input field the rejection is about, in the API's camelCase.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidField { field, .. } => Some(field),
+            Self::UnknownPrice { .. } => Some("sku"),
+            Self::NotCreated | Self::AlreadyCreated => None,
         }
     }
 }
@@ -157,7 +166,8 @@ impl Aggregate for PriceBook {
                 if self.id.is_some() {
                     return Err(PriceBookError::AlreadyCreated);
                 }
-                let name = name.trim().to_owned();
+                let name = crate::text::clean(&name)
+                    .map_err(|issue| PriceBookError::invalid("name", issue.reason()))?;
                 if name.is_empty() || name.chars().count() > 200 {
                     return Err(PriceBookError::invalid(
                         "name",

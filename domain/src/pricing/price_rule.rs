@@ -64,7 +64,7 @@ impl DomainEvent for PriceRuleEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        super::EVENT_SCHEMA_VERSION.to_owned()
     }
 }
 

@@ -2,8 +2,11 @@
 //! (activation emits `PromotionActivated` → `promotion.activated.v1`), optional coupon codes and
 //! usage limits in total and per customer, enforced when a redemption is recorded.
 //!
-//! Coupon codes are normalised to upper case. Their uniqueness across promotions is the command
-//! service's job (a reservation table, as for SKUs); within one promotion it is checked here.
+//! Coupon codes are normalised to upper case ([`super::coupon`]). Within one promotion their
+//! uniqueness is checked here; across promotions the aggregate asks the
+//! [`CouponCodeDirectory`](super::coupon::CouponCodeDirectory) for a clear rejection, and the
+//! command service reserves every code in the append transaction (as for SKUs). A promotion's
+//! name, discount, window and limits can be changed later ([`super::promotion_change`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,57 +16,15 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::coupon::{coupon_codes, ensure_codes_free, PromotionServices};
+use super::promotion_change::{decide_change, PromotionChanges};
 use crate::error_kind::DomainErrorKind;
-use crate::money::{Money, MoneyError, Percent, RoundingMode};
 
-const MAX_CODES_PER_COMMAND: usize = 1_000;
+pub use super::coupon::normalize_coupon_code;
+pub use super::discount::Discount;
 
-/// A discount on an order subtotal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase")]
-pub enum Discount {
-    PercentOff { percent: Percent },
-    AmountOff { amount: Money },
-}
-
-impl Discount {
-    /// The discount on `subtotal`: the percentage rounded with `mode`, or the amount; never
-    /// more than the subtotal, never negative.
-    pub fn amount_for(&self, subtotal: Money, mode: RoundingMode) -> Result<Money, MoneyError> {
-        let discount = match self {
-            Self::PercentOff { percent } => subtotal.percent_of(*percent, mode)?,
-            Self::AmountOff { amount } => amount.checked_min(subtotal)?,
-        };
-        Ok(discount.clamp_at_zero())
-    }
-
-    fn validated(self) -> Result<Self, PromotionError> {
-        match self {
-            Self::PercentOff { percent } if percent.basis_points() == 0 => Err(
-                PromotionError::invalid("discount.percent", "must be greater than zero"),
-            ),
-            Self::AmountOff { amount } if !amount.is_positive() => Err(PromotionError::invalid(
-                "discount.amount",
-                "must be greater than zero",
-            )),
-            other => Ok(other),
-        }
-    }
-}
-
-/// A coupon code trimmed and upper-cased: 3 to 32 letters, digits, `-` or `_`.
-pub fn normalize_coupon_code(raw: &str) -> Result<String, String> {
-    let code = raw.trim().to_ascii_uppercase();
-    let valid = (3..=32).contains(&code.len())
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if valid {
-        Ok(code)
-    } else {
-        Err("must be 3 to 32 letters, digits, '-' or '_'".into())
-    }
-}
+/// At most this many characters in a promotion's name.
+pub const MAX_NAME_CHARS: usize = 200;
 
 /// What a caller may ask of a promotion.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +38,12 @@ pub enum PromotionCommand {
         usage_limit_total: Option<u32>,
         usage_limit_per_customer: Option<u32>,
         coupon_codes: Vec<String>,
+    },
+    /// Changes name, discount, window and/or limits; what is absent stays. The same values
+    /// again change nothing.
+    ChangePromotion {
+        changes: PromotionChanges,
+        now: DateTime<Utc>,
     },
     /// Adds codes; ones the promotion already has are ignored.
     AddCouponCodes { codes: Vec<String> },
@@ -126,6 +93,17 @@ pub enum PromotionEvent {
         coupon_code: Option<String>,
         redeemed_at: DateTime<Utc>,
     },
+    /// Carries every changeable field as it is after the change, changed or not.
+    #[serde(rename_all = "camelCase")]
+    PromotionChanged {
+        name: String,
+        discount: Discount,
+        valid_from: DateTime<Utc>,
+        valid_until: DateTime<Utc>,
+        usage_limit_total: Option<u32>,
+        usage_limit_per_customer: Option<u32>,
+        changed_at: DateTime<Utc>,
+    },
 }
 
 impl PromotionEvent {
@@ -136,6 +114,7 @@ impl PromotionEvent {
         "PromotionActivated",
         "PromotionDeactivated",
         "PromotionRedeemed",
+        "PromotionChanged",
     ];
 }
 
@@ -147,12 +126,13 @@ impl DomainEvent for PromotionEvent {
             Self::PromotionActivated { .. } => "PromotionActivated",
             Self::PromotionDeactivated { .. } => "PromotionDeactivated",
             Self::PromotionRedeemed { .. } => "PromotionRedeemed",
+            Self::PromotionChanged { .. } => "PromotionChanged",
         }
         .to_owned()
     }
 
     fn event_version(&self) -> String {
-        "1".to_owned()
+        super::EVENT_SCHEMA_VERSION.to_owned()
     }
 }
 
@@ -177,6 +157,13 @@ pub enum PromotionError {
     UsageLimitReached,
     #[error("customerId: the customer has reached this promotion's usage limit")]
     CustomerLimitReached,
+    #[error("couponCodes: {0} is already a code of another promotion")]
+    CouponCodeTaken(String),
+    #[error("nothing to change: give at least one field")]
+    EmptyChange,
+    /// The coupon code directory did not answer.
+    #[error("couponCodes: the codes could not be checked ({0})")]
+    LookupFailed(String),
 }
 
 impl PromotionError {
@@ -190,14 +177,32 @@ impl PromotionError {
     /// How adapters should report this rejection.
     pub fn kind(&self) -> DomainErrorKind {
         match self {
-            Self::InvalidField { .. } => DomainErrorKind::InvalidArgument,
+            Self::InvalidField { .. } | Self::EmptyChange => DomainErrorKind::InvalidArgument,
             Self::NotCreated | Self::UnknownCoupon(_) => DomainErrorKind::NotFound,
-            Self::AlreadyCreated => DomainErrorKind::Conflict,
+            Self::AlreadyCreated | Self::CouponCodeTaken(_) => DomainErrorKind::Conflict,
+            Self::LookupFailed(_) => DomainErrorKind::Unavailable,
             Self::NotActive
             | Self::NotStarted
             | Self::Ended
             | Self::UsageLimitReached
             | Self::CustomerLimitReached => DomainErrorKind::FailedPrecondition,
+        }
+    }
+
+    /// The input field the rejection is about, in the API's camelCase.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            Self::InvalidField { field, .. } => Some(field),
+            Self::UnknownCoupon(_) => Some("couponCode"),
+            Self::CustomerLimitReached => Some("customerId"),
+            Self::CouponCodeTaken(_) | Self::LookupFailed(_) => Some("couponCodes"),
+            Self::NotCreated
+            | Self::AlreadyCreated
+            | Self::NotActive
+            | Self::NotStarted
+            | Self::Ended
+            | Self::UsageLimitReached
+            | Self::EmptyChange => None,
         }
     }
 }
@@ -275,29 +280,42 @@ impl Promotion {
     }
 }
 
-fn coupon_codes(raw: &[String]) -> Result<Vec<String>, PromotionError> {
-    if raw.len() > MAX_CODES_PER_COMMAND {
+/// A name: NFC, trimmed, nothing invisible, 1 to [`MAX_NAME_CHARS`] characters.
+pub(crate) fn promotion_name(raw: &str) -> Result<String, PromotionError> {
+    let name =
+        crate::text::clean(raw).map_err(|issue| PromotionError::invalid("name", issue.reason()))?;
+    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
         return Err(PromotionError::invalid(
-            "couponCodes",
-            "at most 1000 codes at a time",
+            "name",
+            format!("must be 1 to {MAX_NAME_CHARS} characters"),
         ));
     }
-    let mut codes = Vec::with_capacity(raw.len());
-    for code in raw {
-        let code = normalize_coupon_code(code)
-            .map_err(|reason| PromotionError::invalid("couponCodes", reason))?;
-        if !codes.contains(&code) {
-            codes.push(code);
-        }
-    }
-    Ok(codes)
+    Ok(name)
 }
 
-fn positive_limit(limit: Option<u32>, field: &'static str) -> Result<Option<u32>, PromotionError> {
+/// A usage limit: absent (none) or at least 1.
+pub(crate) fn positive_limit(
+    limit: Option<u32>,
+    field: &'static str,
+) -> Result<Option<u32>, PromotionError> {
     match limit {
         Some(0) => Err(PromotionError::invalid(field, "must be at least 1")),
         other => Ok(other),
     }
+}
+
+/// A validity window: `from` strictly before `until`.
+pub(crate) fn window(
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), PromotionError> {
+    if from >= until {
+        return Err(PromotionError::invalid(
+            "validUntil",
+            "must be after validFrom",
+        ));
+    }
+    Ok((from, until))
 }
 
 impl Aggregate for Promotion {
@@ -305,12 +323,12 @@ impl Aggregate for Promotion {
     type Command = PromotionCommand;
     type Event = PromotionEvent;
     type Error = PromotionError;
-    type Services = ();
+    type Services = PromotionServices;
 
     async fn handle(
         &mut self,
         command: Self::Command,
-        _: &(),
+        services: &PromotionServices,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
         let event = match command {
@@ -327,20 +345,9 @@ impl Aggregate for Promotion {
                 if self.id.is_some() {
                     return Err(PromotionError::AlreadyCreated);
                 }
-                let name = name.trim().to_owned();
-                if name.is_empty() || name.chars().count() > 200 {
-                    return Err(PromotionError::invalid(
-                        "name",
-                        "must be 1 to 200 characters",
-                    ));
-                }
-                if valid_from >= valid_until {
-                    return Err(PromotionError::invalid(
-                        "validUntil",
-                        "must be after validFrom",
-                    ));
-                }
-                PromotionEvent::PromotionCreated {
+                let name = promotion_name(&name)?;
+                let (valid_from, valid_until) = window(valid_from, valid_until)?;
+                let event = PromotionEvent::PromotionCreated {
                     promotion_id,
                     name,
                     discount: discount.validated()?,
@@ -352,10 +359,20 @@ impl Aggregate for Promotion {
                         "usageLimitPerCustomer",
                     )?,
                     coupon_codes: coupon_codes(&codes)?,
+                };
+                if let PromotionEvent::PromotionCreated { coupon_codes, .. } = &event {
+                    ensure_codes_free(coupon_codes, promotion_id, services).await?;
+                }
+                event
+            }
+            PromotionCommand::ChangePromotion { changes, now } => {
+                match decide_change(self, changes, now)? {
+                    Some(event) => event,
+                    None => return Ok(()),
                 }
             }
             PromotionCommand::AddCouponCodes { codes } => {
-                self.id.ok_or(PromotionError::NotCreated)?;
+                let me = self.id.ok_or(PromotionError::NotCreated)?;
                 let codes: Vec<String> = coupon_codes(&codes)?
                     .into_iter()
                     .filter(|c| !self.coupon_codes.contains(c))
@@ -363,6 +380,7 @@ impl Aggregate for Promotion {
                 if codes.is_empty() {
                     return Ok(());
                 }
+                ensure_codes_free(&codes, me, services).await?;
                 PromotionEvent::PromotionCouponCodesAdded { codes }
             }
             PromotionCommand::ActivatePromotion { now } => {
@@ -435,6 +453,22 @@ impl Aggregate for Promotion {
                 self.usage_limit_total = usage_limit_total;
                 self.usage_limit_per_customer = usage_limit_per_customer;
                 self.coupon_codes = coupon_codes.into_iter().collect();
+            }
+            PromotionEvent::PromotionChanged {
+                name,
+                discount,
+                valid_from,
+                valid_until,
+                usage_limit_total,
+                usage_limit_per_customer,
+                changed_at: _,
+            } => {
+                self.name = name;
+                self.discount = Some(discount);
+                self.valid_from = Some(valid_from);
+                self.valid_until = Some(valid_until);
+                self.usage_limit_total = usage_limit_total;
+                self.usage_limit_per_customer = usage_limit_per_customer;
             }
             PromotionEvent::PromotionCouponCodesAdded { codes } => self.coupon_codes.extend(codes),
             PromotionEvent::PromotionActivated { .. } => self.active = true,

@@ -231,7 +231,8 @@ impl PriceRuleDefinition {
 
     /// Trims and checks every field; a money action also fixes the currency condition.
     pub fn validated(self) -> Result<Self, PriceRuleError> {
-        let name = self.name.trim().to_owned();
+        let name = crate::text::clean(&self.name)
+            .map_err(|issue| PriceRuleError::invalid("name", issue.reason()))?;
         if name.is_empty() {
             return Err(PriceRuleError::invalid("name", "must not be empty"));
         }
@@ -336,17 +337,15 @@ fn labels(
     }
     raw.iter()
         .map(|value| {
-            let value = value.trim();
-            if value.is_empty()
-                || value.chars().count() > MAX_VALUE_CHARS
-                || value.chars().any(char::is_control)
-            {
+            let value = crate::text::clean(value)
+                .map_err(|issue| PriceRuleError::invalid(field, issue.reason()))?;
+            if value.is_empty() || value.chars().count() > MAX_VALUE_CHARS {
                 Err(PriceRuleError::invalid(
                     field,
                     format!("each value must be 1 to {MAX_VALUE_CHARS} characters"),
                 ))
             } else {
-                Ok(value.to_owned())
+                Ok(value)
             }
         })
         .collect()

@@ -129,6 +129,28 @@ fn promotion(event: &EventEnvelope<'_>) -> Result<Value, EncodeError> {
             .optional("customerId", customer_id.map(Value::Uuid))
             .optional("couponCode", coupon_code.map(Value::String))
             .timestamp("redeemedAt", redeemed_at),
+        PromotionEvent::PromotionChanged {
+            name,
+            discount,
+            valid_from,
+            valid_until,
+            usage_limit_total,
+            usage_limit_per_customer,
+            changed_at,
+        } => head
+            .string("name", name)
+            .field("discount", discount_record(discount))
+            .timestamp("validFrom", valid_from)
+            .timestamp("validUntil", valid_until)
+            .optional(
+                "usageLimitTotal",
+                usage_limit_total.map(|n| Value::Long(n.into())),
+            )
+            .optional(
+                "usageLimitPerCustomer",
+                usage_limit_per_customer.map(|n| Value::Long(n.into())),
+            )
+            .timestamp("changedAt", changed_at),
     }
     .build())
 }

@@ -216,6 +216,22 @@ impl EventStore {
         .fetch_optional(&self.pool)
         .await?)
     }
+
+    /// Which aggregates hold any of `values` in `scope`: (value, aggregate id) of each held one,
+    /// in one query.
+    pub async fn claim_owners(
+        &self,
+        scope: &str,
+        values: &[String],
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT value, aggregate_id FROM unique_claims WHERE scope = $1 AND value = ANY($2)",
+        )
+        .bind(scope)
+        .bind(values)
+        .fetch_all(&self.pool)
+        .await?)
+    }
 }
 
 fn decode<A: Aggregate>(serialized: SerializedEvent) -> Result<A::Event, StoreError> {

@@ -5,6 +5,7 @@ mod aggregates;
 mod evaluator;
 mod evaluator_properties;
 mod promotion;
+mod promotion_change;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;

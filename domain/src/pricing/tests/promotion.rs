@@ -7,13 +7,13 @@ use crate::error_kind::DomainErrorKind;
 use crate::money::{Money, Percent, RoundingMode};
 use crate::pricing::*;
 
-fn ten_percent() -> Discount {
+pub(super) fn ten_percent() -> Discount {
     Discount::PercentOff {
         percent: Percent::from_basis_points(1_000).expect("valid"),
     }
 }
 
-fn create(codes: &[&str]) -> PromotionCommand {
+pub(super) fn create(codes: &[&str]) -> PromotionCommand {
     PromotionCommand::CreatePromotion {
         promotion_id: id(1),
         name: " Black Friday ".into(),
@@ -26,7 +26,7 @@ fn create(codes: &[&str]) -> PromotionCommand {
     }
 }
 
-fn created() -> PromotionEvent {
+pub(super) fn created() -> PromotionEvent {
     PromotionEvent::PromotionCreated {
         promotion_id: id(1),
         name: "Black Friday".into(),
@@ -39,7 +39,7 @@ fn created() -> PromotionEvent {
     }
 }
 
-fn activated() -> PromotionEvent {
+pub(super) fn activated() -> PromotionEvent {
     PromotionEvent::PromotionActivated {
         activated_at: at(-1),
         discount: ten_percent(),
@@ -66,8 +66,8 @@ fn redeem(n: u128, customer: Option<u128>, code: Option<&str>, hour: i64) -> Pro
     }
 }
 
-fn promotions() -> TestFramework<Promotion> {
-    TestFramework::with(())
+pub(super) fn promotions() -> TestFramework<Promotion> {
+    TestFramework::with(PromotionServices::default())
 }
 
 #[test]
@@ -294,6 +294,15 @@ fn every_promotion_event_round_trips() {
                 customer_id: None,
                 coupon_code: None,
                 redeemed_at: at(1),
+            },
+            PromotionEvent::PromotionChanged {
+                name: "Cyber Monday".into(),
+                discount: Discount::AmountOff { amount: usd(500) },
+                valid_from: at(0),
+                valid_until: at(2),
+                usage_limit_total: None,
+                usage_limit_per_customer: Some(3),
+                changed_at: at(1),
             },
         ],
         PromotionEvent::EVENT_TYPES,
