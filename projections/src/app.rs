@@ -19,6 +19,7 @@ use crate::catalog::taxonomy::TaxonomyMysqlProjector;
 use crate::couch::CouchDb;
 use crate::customer::mysql::CustomerMysqlProjector;
 use crate::customer::redis::CustomerRedisProjector;
+use crate::pricing::PricingMysqlProjector;
 use crate::runtime::{ProjectionRunner, Projector};
 use crate::settings::ProjectionSettings;
 use crate::stores::{connect_event_log, connect_mysql, connect_redis};
@@ -42,7 +43,8 @@ pub async fn projectors(
     }
     let projectors: Vec<Arc<dyn Projector>> = vec![
         Arc::new(CustomerMysqlProjector::new(mysql.clone(), log.clone())),
-        Arc::new(TaxonomyMysqlProjector::new(mysql)),
+        Arc::new(TaxonomyMysqlProjector::new(mysql.clone())),
+        Arc::new(PricingMysqlProjector::new(mysql)),
         Arc::new(CustomerRedisProjector::new(
             redis,
             log.clone(),

@@ -9,6 +9,7 @@
 //!   gateway uses.
 //! - [`catalog`]: the product documents of the CouchDB catalog database and their projector
 //!   (idempotent by version, checkpoint in a `_local` document, Mango indexes it creates).
+//! - [`pricing`]: price books, rules, promotions and currency rates in MySQL (transactional).
 //! - [`couch`]: the CouchDB HTTP client, the `shopcore-couch` crate (re-exported, so
 //!   `shopcore_projections::couch::CouchDb` still names it).
 //! - [`stores`]: connecting to MySQL (migrating it: this process owns that schema, or only
@@ -23,6 +24,7 @@ pub mod catalog;
 pub use shopcore_couch as couch;
 pub mod customer;
 pub mod error;
+pub mod pricing;
 pub mod rebuild;
 pub mod runtime;
 pub mod settings;
