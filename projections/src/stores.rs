@@ -195,6 +195,27 @@ pub(crate) async fn lock_checkpoint(
     Ok(())
 }
 
+/// Empties `tables` and puts the checkpoint of `name` back before the first event, in one
+/// transaction: the reset of a transactional MySQL projector before a rebuild.
+pub(crate) async fn reset_tables(
+    pool: &MySqlPool,
+    name: &str,
+    tables: &[&str],
+) -> Result<(), ProjectionError> {
+    let mut tx = begin(pool).await?;
+    for table in tables {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("REPLACE INTO projection_checkpoints (name, tx_id, position) VALUES (?, 0, 0)")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub(crate) async fn move_checkpoint(
     tx: &mut Transaction<'_, MySql>,
     name: &str,

@@ -227,19 +227,8 @@ impl Projector for TaxonomyMysqlProjector {
     }
 
     async fn reset(&self) -> Result<(), ProjectionError> {
-        let mut tx = crate::stores::begin(&self.pool).await?;
-        sqlx::query("DELETE FROM categories")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM category_tree")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("REPLACE INTO projection_checkpoints (name, tx_id, position) VALUES (?, 0, 0)")
-            .bind(Self::NAME)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let tables = ["categories", "category_tree"];
+        crate::stores::reset_tables(&self.pool, Self::NAME, &tables).await
     }
 }
 

@@ -118,22 +118,12 @@ impl Projector for CustomerMysqlProjector {
     }
 
     async fn reset(&self) -> Result<(), ProjectionError> {
-        let mut tx = crate::stores::begin(&self.pool).await?;
-        for table in [
+        let tables = [
             "customer_segments",
             "customer_addresses",
             "customer_profiles",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("REPLACE INTO projection_checkpoints (name, tx_id, position) VALUES (?, 0, 0)")
-            .bind(Self::NAME)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        ];
+        crate::stores::reset_tables(&self.pool, Self::NAME, &tables).await
     }
 }
 

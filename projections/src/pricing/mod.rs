@@ -19,7 +19,7 @@ use sqlx::{MySql, MySqlPool, QueryBuilder, Transaction};
 
 use crate::error::ProjectionError;
 use crate::runtime::{Delivery, Projector};
-use crate::stores::{lock_checkpoint, move_checkpoint, mysql_checkpoint};
+use crate::stores::{lock_checkpoint, move_checkpoint, mysql_checkpoint, reset_tables};
 
 /// The aggregate types this projector reads, as the event store names them.
 pub const AGGREGATE_TYPES: [&str; 4] = ["price_book", "price_rule", "promotion", "currency_rate"];
@@ -153,8 +153,7 @@ impl Projector for PricingMysqlProjector {
     }
 
     async fn reset(&self) -> Result<(), ProjectionError> {
-        let mut tx = crate::stores::begin(&self.pool).await?;
-        for table in [
+        let tables = [
             "pricing_versions",
             "price_books",
             "price_book_prices",
@@ -163,16 +162,7 @@ impl Projector for PricingMysqlProjector {
             "promotion_campaigns",
             "promotion_coupon_codes",
             "currency_rates",
-        ] {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("REPLACE INTO projection_checkpoints (name, tx_id, position) VALUES (?, 0, 0)")
-            .bind(Self::NAME)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        ];
+        reset_tables(&self.pool, Self::NAME, &tables).await
     }
 }
