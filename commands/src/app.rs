@@ -12,7 +12,6 @@ use shopcore_event_store::{schema, store, EventStore};
 use shopcore_proto::{error_status, ErrorCode};
 use shopcore_telemetry::process::{ops_router, Readiness};
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use shopcore_proto::catalog::v1::category_commands_server::CategoryCommandsServer;
 use shopcore_proto::catalog::v1::product_commands_server::ProductCommandsServer;
@@ -20,6 +19,7 @@ use shopcore_proto::customer::v1::customer_commands_server::CustomerCommandsServ
 use shopcore_proto::pricing::v1::currency_rate_commands_server::CurrencyRateCommandsServer;
 use shopcore_proto::pricing::v1::price_book_commands_server::PriceBookCommandsServer;
 use shopcore_proto::pricing::v1::price_rule_commands_server::PriceRuleCommandsServer;
+use shopcore_proto::pricing::v1::pricing_queries_server::PricingQueriesServer;
 use shopcore_proto::pricing::v1::promotion_commands_server::PromotionCommandsServer;
 
 use crate::grpc::catalog::ProductService;
@@ -29,6 +29,8 @@ use crate::grpc::pricing::price_book::PriceBookService;
 use crate::grpc::pricing::price_rule::PriceRuleService;
 use crate::grpc::pricing::promotion::PromotionService;
 use crate::grpc::taxonomy::CategoryService;
+use crate::pricing_query::service::PricingQueryService;
+use crate::pricing_query::PricingQueries;
 use crate::settings::CommandSettings;
 
 /// Creates the event store database when missing and runs its migrations. The command service
@@ -52,6 +54,7 @@ pub struct CommandApp {
     ops_listener: TcpListener,
     store: EventStore,
     verifier: Arc<TokenVerifier>,
+    settings: CommandSettings,
 }
 
 impl CommandApp {
@@ -70,6 +73,7 @@ impl CommandApp {
             ops_listener,
             store,
             verifier,
+            settings: settings.clone(),
         })
     }
 
@@ -118,16 +122,42 @@ impl CommandApp {
         health_reporter
             .set_serving::<CurrencyRateCommandsServer<CurrencyRateService>>()
             .await;
+        health_reporter
+            .set_serving::<PricingQueriesServer<PricingQueryService>>()
+            .await;
+        let log = shopcore_event_store::GlobalLog::new(self.store.pool().clone());
+        let pricing = Arc::new(PricingQueries::new(
+            log.clone(),
+            self.settings.pricing_index_batch_size,
+            self.settings.fx_base()?,
+        ));
+        let pricing_service = PricingQueryService::new(
+            pricing.index().clone(),
+            log,
+            std::time::Duration::from_millis(self.settings.pricing_read_your_writes_timeout_ms),
+            std::time::Duration::from_secs(self.settings.fx_stale_after_seconds),
+        );
+        let (stop_pricing, pricing_stopped) = tokio::sync::watch::channel(false);
+        let pricing_task = tokio::spawn({
+            let pricing = pricing.clone();
+            async move { pricing.run(pricing_stopped).await }
+        });
         let pool = self.store.pool().clone();
+        let pricing_status = pricing.status();
+        let pricing_index = pricing.index().clone();
         let ready = ops_router(Arc::new(move || {
             let pool = pool.clone();
+            let index = pricing_status.read().expect("status lock").for_readiness();
+            let loaded = pricing_index.progress().ready;
             Box::pin(async move {
                 let store = sqlx::query("SELECT 1").execute(&pool).await.is_ok();
+                // Commands do not need the pricing index: it is reported, not required.
                 Readiness {
                     ready: store,
                     body: json!({
                         "ready": store,
                         "checks": { "eventStore": if store { "ok" } else { "unreachable" } },
+                        "pricingIndex": { "loaded": loaded, "tail": index },
                     }),
                 }
             })
@@ -173,13 +203,24 @@ impl CommandApp {
             ))
             .add_service(CurrencyRateCommandsServer::with_interceptor(
                 CurrencyRateService::new(self.store),
+                authenticate(self.verifier.clone()),
+            ))
+            .add_service(PricingQueriesServer::with_interceptor(
+                pricing_service,
                 authenticate(self.verifier),
             ))
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), shutdown)
+            .serve_with_incoming_shutdown(
+                // Without TCP_NODELAY a small reply can wait for the client's delayed ACK
+                // (tens of milliseconds): every query and command pays for it at p99.
+                tonic::transport::server::TcpIncoming::from(self.listener).with_nodelay(Some(true)),
+                shutdown,
+            )
             .await
             .context("while serving gRPC");
         let _ = stop_ops.send(());
+        let _ = stop_pricing.send(true);
         let _ = ops.await;
+        let _ = pricing_task.await;
         purge.abort();
         served?;
         tracing::info!("stopped");

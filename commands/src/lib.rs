@@ -20,17 +20,26 @@
 //!   change feed share.
 //! - [`catalog_feed`]: the catalog change feed: CouchDB `_changes` of the catalog database →
 //!   Kafka, with schema drift detected, counted and routed.
+//! - [`pricing_query`]: the pricing query service: an in-memory index of books, rules, rates
+//!   and SKU categories kept current by the tail loop, served as `PricingQueries` over gRPC.
+//! - [`promotion_scheduler`]: switches promotions on when their scheduled start time arrives,
+//!   exactly once however many schedulers run.
+//! - [`fx`]: FX rates: the fake ECB-format rates provider and the currency rate sync that
+//!   records changed rates as `SetFxRate` commands.
 //! - [`testing`]: Kafka helpers for tests.
 
 pub mod app;
 pub mod catalog_feed;
 pub mod claims;
 pub mod error;
+pub mod fx;
 pub mod grpc;
 pub mod kafka;
 pub mod media;
 pub mod metadata;
 pub mod pipeline;
+pub mod pricing_query;
+pub mod promotion_scheduler;
 pub mod relay;
 pub mod seed;
 pub mod settings;

@@ -113,8 +113,9 @@ pub const TOPICS: &[TopicSpec] = &[
             "PromotionDeactivated",
             "PromotionRedeemed",
             "PromotionChanged",
+            "PromotionActivationScheduled",
         ],
-        description: "A promotion was created, got coupon codes, was switched off, was redeemed once, or had its name, discount, window or limits changed (PromotionChanged carries all of them as they are after the change).",
+        description: "A promotion was created, got coupon codes, was switched off, was redeemed once, had its name, discount, window or limits changed (PromotionChanged carries all of them as they are after the change), or was scheduled to switch itself on when its window starts (PromotionActivationScheduled; the activation itself goes to promotion.activated.v1).",
     },
     TopicSpec {
         topic: "fx.rate.changed.v1",

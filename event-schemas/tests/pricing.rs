@@ -249,6 +249,7 @@ fn every_promotion_event_round_trips_through_its_topic_schemas() {
             usage_limit_per_customer: Some(2),
             changed_at: from,
         },
+        PromotionEvent::PromotionActivationScheduled { activate_at: from },
     ];
     let decoded = support::round_trip(
         "promotion",
@@ -314,6 +315,15 @@ fn every_promotion_event_round_trips_through_its_topic_schemas() {
     assert_eq!(changed.get("usageLimitPerCustomer"), &some(Value::Long(2)));
     assert_eq!(
         changed.get("changedAt"),
+        &Value::TimestampMicros(from.timestamp_micros())
+    );
+
+    let scheduled = &decoded[7];
+    assert_eq!(scheduled.topic, "promotion.updated.v1");
+    assert_eq!(scheduled.record, "PromotionActivationScheduled");
+    assert_eq!(scheduled.get("promotionId"), &Value::Uuid(promotion));
+    assert_eq!(
+        scheduled.get("activateAt"),
         &Value::TimestampMicros(from.timestamp_micros())
     );
 }

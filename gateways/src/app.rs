@@ -12,15 +12,25 @@ use shopcore_auth::TokenVerifier;
 use shopcore_projections::catalog::read_model::{CatalogReadModel, MediaUrls};
 use shopcore_projections::couch::CouchDb;
 use shopcore_projections::customer::read_model::CustomerReadModel;
+use shopcore_projections::pricing::read_model::PricingReadModel;
 use shopcore_projections::stores::{connect_event_log, connect_mysql_checked, connect_redis};
 use shopcore_proto::catalog::v1::category_commands_client::CategoryCommandsClient;
 use shopcore_proto::catalog::v1::product_commands_client::ProductCommandsClient;
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
+use shopcore_proto::pricing::v1::price_rule_commands_client::PriceRuleCommandsClient;
+use shopcore_proto::pricing::v1::pricing_queries_client::PricingQueriesClient;
+use shopcore_proto::pricing::v1::promotion_commands_client::PromotionCommandsClient;
 use tokio::net::TcpListener;
 use tonic::transport::Endpoint;
 
-use crate::routes::{addresses, catalog, catalog_writes, customers, health, media, AppState};
+use crate::routes::{
+    addresses, catalog, catalog_writes, customers, health, media, price_books, price_rules,
+    pricing, promotions, AppState,
+};
 use crate::settings::GatewaySettings;
+
+/// HTTP/2 connections the gateway keeps to the pricing query service.
+const PRICING_CONNECTIONS: usize = 4;
 
 /// A bound, ready-to-serve gateway.
 pub struct GatewayApp {
@@ -33,11 +43,18 @@ impl GatewayApp {
     /// Connects to the read-model stores (the command service lazily) and binds the HTTP port.
     pub async fn build(settings: &GatewaySettings) -> anyhow::Result<Self> {
         let verifier = Arc::new(settings.auth.verifier()?);
-        let channel = Endpoint::from_shared(settings.commands_url.clone())
+        let endpoint = Endpoint::from_shared(settings.commands_url.clone())
             .context("while parsing COMMANDS_URL")?
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(10))
-            .connect_lazy();
+            .tcp_nodelay(true);
+        let channel = endpoint.connect_lazy();
+        // Price queries are the hot read path: spread over a few HTTP/2 connections instead of
+        // queueing every request behind one connection's lock.
+        let pricing_channel = tonic::transport::Channel::balance_list(std::iter::repeat_n(
+            endpoint,
+            PRICING_CONNECTIONS,
+        ));
         // The gateway migrates nothing: it waits for the schemas' owners (the command service,
         // the projections process) and fails saying what to run if they stay behind.
         let patience = Duration::from_secs(60);
@@ -62,6 +79,10 @@ impl GatewayApp {
             customers: CustomerCommandsClient::new(channel.clone()),
             products: ProductCommandsClient::new(channel.clone()),
             categories: CategoryCommandsClient::new(channel.clone()),
+            pricing_queries: PricingQueriesClient::new(pricing_channel),
+            price_rules: PriceRuleCommandsClient::new(channel.clone()),
+            promotions: PromotionCommandsClient::new(channel.clone()),
+            pricing_reads: PricingReadModel::new(mysql.clone()),
             health: tonic_health::pb::health_client::HealthClient::new(channel),
             customer_reads: CustomerReadModel::new(
                 mysql,
@@ -92,7 +113,14 @@ impl GatewayApp {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(http_addr = %self.local_addr()?, "listening");
-        axum::serve(self.listener, router(self.state, self.verifier))
+        use axum::serve::ListenerExt as _;
+        // TCP_NODELAY: a reply written in two parts must not wait for the client's delayed ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY not set");
+            }
+        });
+        axum::serve(listener, router(self.state, self.verifier))
             .with_graceful_shutdown(shutdown)
             .await
             .context("while serving HTTP")
@@ -161,6 +189,37 @@ pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
         .route(
             "/categories/{key}/move",
             post(catalog_writes::move_category),
+        )
+        // Pricing. `/pricing/rules` is matched before `/pricing/{sku}`: a SKU named `rules` is
+        // priced through GraphQL's `price`.
+        .route(
+            "/pricing/rules",
+            get(price_rules::list_price_rules).post(price_rules::upsert_price_rule),
+        )
+        .route(
+            "/pricing/rules/{id}",
+            get(price_rules::get_price_rule).delete(price_rules::remove_price_rule),
+        )
+        .route("/pricing/{sku}", get(pricing::get_price))
+        .route("/pricing/{sku}/simulate", post(pricing::simulate))
+        .route("/price-books", get(price_books::list_price_books))
+        .route("/price-books/{id}", get(price_books::get_price_book))
+        .route(
+            "/promotions",
+            get(promotions::list_promotions).post(promotions::create_promotion),
+        )
+        .route("/promotions/{id}", get(promotions::get_promotion))
+        .route(
+            "/promotions/{id}/activate",
+            post(promotions::activate_promotion),
+        )
+        .route(
+            "/promotions/{id}/deactivate",
+            post(promotions::deactivate_promotion),
+        )
+        .route(
+            "/promotions/{id}/schedule-activation",
+            post(promotions::schedule_promotion_activation),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             verifier.clone(),

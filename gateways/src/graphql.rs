@@ -5,7 +5,10 @@
 //! DataLoader, so a page of products costs one category query, not one per product. Queries
 //! deeper than [`MAX_DEPTH`] or more complex than [`MAX_COMPLEXITY`] are refused before they
 //! run. `Shopcore-Min-Position` makes the request wait for the catalog, as in REST. The SDL is
-//! in `docs/api/schema.graphql` (`shopcore-gateway graphql-sdl`).
+//! in `docs/api/schema.graphql` (`shopcore-gateway graphql-sdl`). Pricing (`price`, rules,
+//! promotions, price books) is in [`pricing`], merged into the one `Query`.
+
+pub mod pricing;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,8 +16,8 @@ use std::sync::Arc;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{
-    ComplexObject, Context, EmptyMutation, EmptySubscription, ErrorExtensions, Object, Schema,
-    SimpleObject, ID,
+    ComplexObject, Context, EmptyMutation, EmptySubscription, ErrorExtensions, MergedObject,
+    Object, Schema, SimpleObject, ID,
 };
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -42,7 +45,7 @@ pub type ShopcoreSchema = Schema<Query, EmptyMutation, EmptySubscription>;
 
 /// The schema, with its limits.
 pub fn schema() -> ShopcoreSchema {
-    Schema::build(Query, EmptyMutation, EmptySubscription)
+    Schema::build(Query::default(), EmptyMutation, EmptySubscription)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
@@ -323,7 +326,12 @@ impl From<CustomerView> for Customer {
     }
 }
 
-pub struct Query;
+/// The query root: catalog and customer fields (`CatalogQuery`) and pricing fields.
+#[derive(MergedObject, Default)]
+pub struct Query(CatalogQuery, pricing::PricingQuery);
+
+#[derive(Default)]
+pub struct CatalogQuery;
 
 fn caller<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Principal> {
     ctx.data::<Principal>()
@@ -350,7 +358,7 @@ async fn customer_by_id(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Op
 }
 
 #[Object]
-impl Query {
+impl CatalogQuery {
     /// A product, unless discontinued.
     async fn product(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Product>> {
         caller(ctx)?.require(VIEW_PRODUCTS).map_err(forbidden)?;
@@ -484,19 +492,22 @@ pub async fn execute(
     State(state): State<AppState>,
     Extension(schema): Extension<ShopcoreSchema>,
     Extension(principal): Extension<Principal>,
+    token: Option<Extension<crate::auth::BearerToken>>,
+    correlation: Option<Extension<crate::correlation::CorrelationId>>,
     headers: HeaderMap,
     axum::Json(request): axum::Json<async_graphql::Request>,
 ) -> Response {
-    // Read-your-writes, as in REST: wait for the catalog to reach the position.
-    match min_position(&state, &headers).await {
-        Ok(wanted) if wanted != LogPosition::START => {
-            let timeout = state.read_your_writes_timeout;
-            if let Err(e) = state.catalog.wait_for_products(wanted, timeout).await {
-                return crate::routes::catalog::unavailable(&e).into_response();
-            }
-        }
-        Ok(_) => {}
+    // Read-your-writes, as in REST: wait for the catalog to reach the position (pricing
+    // fields wait for the pricing index or read model themselves).
+    let wanted = match min_position(&state, &headers).await {
+        Ok(wanted) => wanted,
         Err(problem) => return problem.into_response(),
+    };
+    if wanted != LogPosition::START {
+        let timeout = state.read_your_writes_timeout;
+        if let Err(e) = state.catalog.wait_for_products(wanted, timeout).await {
+            return crate::routes::catalog::unavailable(&e).into_response();
+        }
     }
     let batches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let loader = CategoryLoader {
@@ -507,6 +518,15 @@ pub async fn execute(
         catalog: state.catalog.clone(),
         batches: batches.clone(),
     };
+    let pricing_batches = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let request = pricing::request_data(
+        request,
+        &state,
+        token.map(|Extension(t)| t),
+        correlation.map(|Extension(c)| c),
+        wanted,
+        pricing_batches.clone(),
+    );
     let request = request
         .data(principal)
         .data(state.catalog.clone())
@@ -518,6 +538,12 @@ pub async fn execute(
     let loads = batches.load(std::sync::atomic::Ordering::Relaxed);
     response.extensions.insert(
         "categoryQueries".to_owned(),
+        async_graphql::Value::from(i32::try_from(loads).unwrap_or(i32::MAX)),
+    );
+    // And how many pricing read-model queries its rules and book prices cost.
+    let loads = pricing_batches.load(std::sync::atomic::Ordering::Relaxed);
+    response.extensions.insert(
+        "pricingQueries".to_owned(),
         async_graphql::Value::from(i32::try_from(loads).unwrap_or(i32::MAX)),
     );
     axum::Json(response).into_response()

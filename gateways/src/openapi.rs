@@ -1,5 +1,10 @@
 //! The OpenAPI document, generated from the handlers. Served at `/openapi.json` and written to
-//! `docs/api/openapi.json` by `shopcore-gateway openapi`.
+//! `docs/api/openapi.json` by `shopcore-gateway openapi`. The pricing routes' limits and links
+//! are in [`pricing`].
+
+mod pricing;
+
+use pricing::{PricingLimits, PricingLinks};
 
 use std::collections::BTreeMap;
 use utoipa::openapi::content::ContentBuilder;
@@ -12,7 +17,10 @@ use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{addresses, catalog, catalog_writes, customers, media};
+use crate::routes::{
+    addresses, catalog, catalog_writes, customers, media, price_books, price_rules,
+    pricing as pricing_routes, promotions,
+};
 use shopcore_projections::catalog::read_model::{
     AttributeView, MediaView, MoneyView, ProductView, VariantView,
 };
@@ -49,6 +57,20 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         media::upload_media,
         media::get_media,
         media::remove_media,
+        pricing_routes::get_price,
+        pricing_routes::simulate,
+        price_rules::upsert_price_rule,
+        price_rules::remove_price_rule,
+        price_rules::get_price_rule,
+        price_rules::list_price_rules,
+        price_books::get_price_book,
+        price_books::list_price_books,
+        promotions::create_promotion,
+        promotions::activate_promotion,
+        promotions::deactivate_promotion,
+        promotions::schedule_promotion_activation,
+        promotions::get_promotion,
+        promotions::list_promotions,
     ),
     components(schemas(
         CustomerView,
@@ -76,12 +98,35 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         catalog_writes::MoveCategory,
         catalog_writes::TaxonomyView,
         media::MediaUpload,
+        pricing_routes::PriceAnswerView,
+        pricing_routes::BasePriceAnswerView,
+        pricing_routes::RuleVerdictView,
+        pricing_routes::PriceContextBody,
+        pricing_routes::SimulateBody,
+        price_rules::PriceRuleBody,
+        price_rules::RuleConditionsBody,
+        price_rules::RemovedPriceRuleView,
+        price_rules::PriceRulePageView,
+        price_books::PriceBookPageView,
+        price_books::PriceBookDetailView,
+        promotions::CreatePromotion,
+        promotions::PromotionPageView,
+        shopcore_projections::pricing::read_model::PriceRuleView,
+        shopcore_projections::pricing::read_model::RuleTargetsView,
+        shopcore_projections::pricing::read_model::RuleConditionsView,
+        shopcore_projections::pricing::read_model::RuleActionView,
+        shopcore_projections::pricing::read_model::DiscountView,
+        shopcore_projections::pricing::read_model::PromotionView,
+        shopcore_projections::pricing::read_model::PriceBookView,
+        shopcore_projections::pricing::read_model::BasePriceView,
     )),
     tags(
         (name = "customers", description = "Customer profiles and segments"),
         (name = "products", description = "Products, their variants and the category tree"),
+        (name = "pricing", description = "Prices (with the rules that made them), scenario tests with draft rules, price rules and price books"),
+        (name = "promotions", description = "Promotion campaigns and their coupon codes"),
     ),
-    modifiers(&BearerTokens, &InputLimits, &CatalogLimits, &MediaUploads, &Links)
+    modifiers(&BearerTokens, &InputLimits, &CatalogLimits, &MediaUploads, &Links, &PricingLimits, &PricingLinks)
 )]
 pub struct ApiDoc;
 

@@ -100,7 +100,8 @@ async fn write_history(
             priority,
             conditions: RuleConditions {
                 valid_from: Some(now),
-                valid_until: Some(now + Duration::days(30)),
+                // Past 2038-01-19 too, where MariaDB's TIMESTAMP ends.
+                valid_until: Some(now + Duration::days(if n % 2 == 0 { 30 } else { 30_000 })),
                 ..RuleConditions::default()
             },
             action: RuleAction::PercentOff {
@@ -142,7 +143,7 @@ async fn write_history(
     }
 
     let mut promotion_ids = Vec::new();
-    for n in 0..5u32 {
+    for n in 0..8u32 {
         let id = Uuid::now_v7();
         promotion_ids.push(id);
         let create = PromotionCommand::CreatePromotion {
@@ -152,10 +153,12 @@ async fn write_history(
                 percent: Percent::parse("10").expect("percent"),
             },
             valid_from: now,
-            valid_until: now + Duration::days(7),
+            valid_until: now + Duration::days(if n % 2 == 0 { 7 } else { 30_000 }),
             usage_limit_total: Some(100),
             usage_limit_per_customer: None,
             coupon_codes: vec![format!("promo-{n}"), format!("PROMO-{n}-B")],
+            activate_at_start: rng.random_bool(0.3),
+            now,
         };
         promotions
             .execute(&id.to_string(), create, &context())
@@ -163,6 +166,15 @@ async fn write_history(
         let mut later = vec![
             PromotionCommand::AddCouponCodes {
                 codes: vec![format!("extra-{n}")],
+            },
+            PromotionCommand::SchedulePromotionActivation { now },
+            // Moves the schedule with valid_from.
+            PromotionCommand::ChangePromotion {
+                changes: PromotionChanges {
+                    valid_from: Some(now + Duration::hours(i64::from(n) + 1)),
+                    ..PromotionChanges::default()
+                },
+                now,
             },
             PromotionCommand::ActivatePromotion { now },
             PromotionCommand::ChangePromotion {
@@ -177,6 +189,7 @@ async fn write_history(
                 now,
             },
             PromotionCommand::DeactivatePromotion { now },
+            PromotionCommand::SchedulePromotionActivation { now },
         ];
         later.truncate(rng.random_range(0..=later.len()));
         for command in later {
@@ -219,7 +232,7 @@ async fn tables(mysql: &MySqlPool) -> anyhow::Result<Vec<String>> {
         ("price_book_prices", "price_book_id, sku, currency, amount_minor, updated_at", "price_book_id, sku, currency"),
         ("price_rules", "rule_id, name, priority, exclusive, action_type, currency, valid_from, valid_until, definition, created_at, updated_at, removed_at", "rule_id"),
         ("price_rule_targets", "rule_id, kind, target", "rule_id, kind, target"),
-        ("promotion_campaigns", "promotion_id, name, discount, valid_from, valid_until, usage_limit_total, usage_limit_per_customer, active, redemptions, created_at, updated_at", "promotion_id"),
+        ("promotion_campaigns", "promotion_id, name, discount, valid_from, valid_until, usage_limit_total, usage_limit_per_customer, active, activation_scheduled_at, redemptions, created_at, updated_at", "promotion_id"),
         ("promotion_coupon_codes", "code, promotion_id", "code"),
         ("currency_rates", "base, quote, rate, previous_rate, source, changed_at", "base, quote"),
         ("pricing_versions", "aggregate_type, aggregate_id, version, last_tx_id, last_position", "aggregate_type, aggregate_id"),
@@ -354,14 +367,25 @@ async fn killed_pricing_projector_ends_with_the_rows_of_the_events() -> anyhow::
             .load::<Promotion>(&promotion_snapshots(), &id.to_string())
             .await?
             .aggregate;
-        let (name, active, limit, discount): (String, bool, Option<u32>, String) = sqlx::query_as(
-            "SELECT name, active, usage_limit_total, discount FROM promotion_campaigns WHERE promotion_id = ?",
+        let (name, active, limit, discount, scheduled): (
+            String,
+            bool,
+            Option<u32>,
+            String,
+            Option<chrono::DateTime<Utc>>,
+        ) = sqlx::query_as(
+            "SELECT name, active, usage_limit_total, discount, activation_scheduled_at
+             FROM promotion_campaigns WHERE promotion_id = ?",
         )
         .bind(id.to_string())
         .fetch_one(&mysql)
         .await?;
         assert_eq!(name, promotion.name);
         assert_eq!(active, promotion.active);
+        assert_eq!(
+            scheduled, promotion.activation_scheduled_at,
+            "promotion {id}"
+        );
         assert_eq!(limit, promotion.usage_limit_total);
         assert_eq!(
             Some(serde_json::from_str::<Discount>(&discount)?),

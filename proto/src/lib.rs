@@ -4,7 +4,7 @@
 //! - [`customer`]: the `CustomerCommands` service.
 //! - [`catalog`]: the `ProductCommands` and `CategoryCommands` services.
 //! - [`pricing`]: the `PriceBookCommands`, `PriceRuleCommands`, `PromotionCommands` and
-//!   `CurrencyRateCommands` services.
+//!   `CurrencyRateCommands` services, and the `PricingQueries` service.
 //! - [`ErrorCode`]: the one error-code enum, mapped to gRPC and HTTP statuses.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for server reflection.
 

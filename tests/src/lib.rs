@@ -313,6 +313,32 @@ impl TestApp {
         Ok(format!("http://{metrics_addr}"))
     }
 
+    /// Starts `shopcore-commands promotion-scheduler` on this deployment's event store and
+    /// MySQL read model, ticking every `interval` (e.g. "300ms"), known to [`TestApp::kill`] as
+    /// `name`; returns the `http://…` of its `/metrics`, `/readyz`.
+    pub async fn start_promotion_scheduler(
+        &mut self,
+        name: &str,
+        interval: &str,
+    ) -> anyhow::Result<String> {
+        let envs = vec![
+            ("DATABASE_URL", self.database_url.clone()),
+            ("MYSQL_URL", self.mysql_url.clone()),
+            ("PROMOTION_SCHEDULER_INTERVAL", interval.to_owned()),
+            ("PROMOTION_SCHEDULER_METRICS_ADDR", "127.0.0.1:0".into()),
+        ];
+        let (mut process, metrics_addr) = spawn_with_args(
+            "shopcore-commands",
+            &["promotion-scheduler"],
+            &envs,
+            "metrics_addr",
+        )
+        .await?;
+        process.name = name.to_owned();
+        self.processes.push(process);
+        Ok(format!("http://{metrics_addr}"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

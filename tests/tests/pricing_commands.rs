@@ -112,6 +112,7 @@ pub(crate) fn promotion(name: &str, codes: &[&str]) -> pb::CreatePromotionReques
         usage_limit_total: Some(1_000),
         usage_limit_per_customer: Some(1),
         coupon_codes: codes.iter().map(|c| c.to_string()).collect(),
+        activate_at_start: false,
         options: None,
     }
 }

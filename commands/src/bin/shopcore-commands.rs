@@ -5,7 +5,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use shopcore_commands::app::CommandApp;
 use shopcore_commands::catalog_feed::{self, CatalogFeed, CatalogFeedSettings};
+use shopcore_commands::fx::{self, CurrencyRateSyncSettings, FxProviderSettings};
 use shopcore_commands::media::{MediaWorker, MediaWorkerSettings};
+use shopcore_commands::promotion_scheduler::{PromotionScheduler, PromotionSchedulerSettings};
 use shopcore_commands::relay::{server, Relay, RelaySettings};
 use shopcore_commands::settings::CommandSettings;
 use shopcore_event_store::{schema, EventStore, GlobalLog, StoreOptions};
@@ -37,6 +39,9 @@ enum Command {
         /// Sample catalog: the category tree and this many products with variants.
         #[arg(long, default_value_t = 300)]
         products: usize,
+        /// Price rules for the sample catalog's key SKUs (books, prices and rates always).
+        #[arg(long, default_value_t = 200)]
+        price_rules: usize,
     },
     /// Publish every stored event to Kafka (Avro, schema registry ids) until stopped.
     Relay {
@@ -49,12 +54,31 @@ enum Command {
         #[command(flatten)]
         media: MediaWorkerSettings,
     },
+    /// Activate promotions when their scheduled start time arrives (due ones from the MySQL
+    /// read model, through the promotion's command pipeline; exactly once even with several
+    /// schedulers running) until stopped.
+    PromotionScheduler {
+        #[command(flatten)]
+        scheduler: PromotionSchedulerSettings,
+    },
     /// Follow the CouchDB `_changes` feed of the catalog database and publish every product
     /// document to Kafka (catalog.product.document.v1; drifting documents dead-lettered or
     /// skipped, see CATALOG_FEED_ON_DRIFT) until stopped.
     CatalogFeed {
         #[command(flatten)]
         feed: CatalogFeedSettings,
+    },
+    /// Serve a fake FX rates provider: an ECB daily reference rates document at
+    /// /stats/eurofxref/eurofxref-daily.xml, replaced by a PUT of another document.
+    FxProvider {
+        #[command(flatten)]
+        provider: FxProviderSettings,
+    },
+    /// Record the FX provider's changed rates as SetFxRate commands every FX_SYNC_INTERVAL and
+    /// on POST /sync (or once, with --once), until stopped.
+    CurrencyRateSync {
+        #[command(flatten)]
+        sync: CurrencyRateSyncSettings,
     },
     /// Print published events of a topic, decoded with the schema registry, as JSON lines.
     Events {
@@ -103,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Seed {
             customers,
             products,
+            price_rules,
         } => {
             let store =
                 EventStore::connect(&cli.settings.database_url, &cli.settings.store_options())
@@ -123,6 +148,19 @@ async fn main() -> anyhow::Result<()> {
                 catalog.categories,
                 catalog.products,
                 catalog.events_written,
+                started.elapsed().as_secs_f64()
+            );
+            let started = std::time::Instant::now();
+            let pricing =
+                shopcore_commands::seed::seed_pricing(&store, products, price_rules).await?;
+            println!(
+                "seeded {} price books with {} prices, {} rates, {} price rules and {} promotions, {} new events in {:.1} s",
+                pricing.books,
+                pricing.prices,
+                pricing.rates,
+                pricing.rules,
+                pricing.promotions,
+                pricing.events_written,
                 started.elapsed().as_secs_f64()
             );
             Ok(())
@@ -170,6 +208,24 @@ async fn main() -> anyhow::Result<()> {
             worker.run(stopped).await;
             Ok(())
         }
+        Command::PromotionScheduler { scheduler } => {
+            tracing::info!(settings = ?cli.settings, scheduler = ?scheduler, "starting");
+            let store =
+                EventStore::connect(&cli.settings.database_url, &cli.settings.store_options())
+                    .await?;
+            schema::check(store.pool(), Duration::from_secs(60)).await?;
+            let listener = tokio::net::TcpListener::bind(scheduler.metrics_addr).await?;
+            let scheduler = PromotionScheduler::new(store, &scheduler)?;
+            tracing::info!(metrics_addr = %listener.local_addr()?, "listening");
+            scheduler.serve_ops(listener);
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            scheduler.run(stopped).await;
+            Ok(())
+        }
         Command::CatalogFeed { feed } => {
             tracing::info!(feed = ?feed, "starting");
             let listener = tokio::net::TcpListener::bind(feed.metrics_addr).await?;
@@ -183,6 +239,11 @@ async fn main() -> anyhow::Result<()> {
             });
             feed.run(stopped).await;
             Ok(())
+        }
+        Command::FxProvider { provider } => fx::process::run_provider(provider).await,
+        Command::CurrencyRateSync { mut sync } => {
+            sync.stale_after = Duration::from_secs(cli.settings.fx_stale_after_seconds);
+            fx::process::run_sync(&cli.settings, sync).await
         }
         Command::Events {
             topic,

@@ -79,7 +79,7 @@ impl FieldChange {
     }
 
     /// The new text of a text field, if any.
-    pub(crate) fn new_text(&self) -> Option<String> {
+    pub fn new_text(&self) -> Option<String> {
         match &self.new {
             Some(AttributeValue::Text(text)) => Some(text.clone()),
             _ => None,

@@ -3,7 +3,8 @@
 //! A [`Rate`] is a positive decimal with at most 12 decimals, kept as `mantissa / 10^scale`
 //! (never a float) and written as a string on the wire (`"1.0845"`). An [`ExchangeRate`] says
 //! that one major unit of `base` is worth `rate` major units of `quote`. Conversion multiplies
-//! exactly in 128-bit integers and rounds once, at the end, to the target's minor unit.
+//! exactly in 128-bit integers and rounds once, at the end, to the target's minor unit — also
+//! along a chain of pairs ([`convert_through`], for cross rates through a base currency).
 
 use std::fmt;
 
@@ -129,36 +130,112 @@ impl ExchangeRate {
     /// Converts `money` (in `base` or in `quote`) into the other currency of the pair, rounding
     /// once to the target's minor unit with `mode`.
     pub fn convert(&self, money: Money, mode: RoundingMode) -> Result<Money, MoneyError> {
-        let amount = i128::from(money.amount());
-        let mantissa = i128::from(self.rate.mantissa);
-        let rate_scale = pow10(u32::from(self.rate.scale))?;
-        let (target, numerator, denominator) = if money.currency() == self.base {
-            // quote_minor = base_minor * rate * 10^e(quote) / 10^e(base)
-            let numerator = amount
-                .checked_mul(mantissa)
-                .and_then(|n| n.checked_mul(pow10(u32::from(self.quote.exponent())).ok()?));
-            let denominator = rate_scale.checked_mul(pow10(u32::from(self.base.exponent()))?);
-            (self.quote, numerator, denominator)
-        } else if money.currency() == self.quote {
-            // base_minor = quote_minor * 10^scale * 10^e(base) / (mantissa * 10^e(quote))
-            let numerator = amount
-                .checked_mul(rate_scale)
-                .and_then(|n| n.checked_mul(pow10(u32::from(self.base.exponent())).ok()?));
-            let denominator = mantissa.checked_mul(pow10(u32::from(self.quote.exponent()))?);
-            (self.base, numerator, denominator)
-        } else {
-            return Err(MoneyError::CurrencyMismatch {
-                left: money.currency(),
-                right: self.base,
-            });
-        };
-        let (Some(numerator), Some(denominator)) = (numerator, denominator) else {
-            return Err(MoneyError::Overflow);
-        };
-        let converted = div_round(numerator, denominator, mode).ok_or(MoneyError::Overflow)?;
-        let amount = i64::try_from(converted).map_err(|_| MoneyError::Overflow)?;
-        Ok(Money::new(amount, target))
+        convert_through(money, std::slice::from_ref(self), mode)
     }
+
+    /// The ratio one major unit of `from` is worth in the pair's other currency: the rate as
+    /// it stands from `base`, its inverse from `quote`.
+    fn factor_from(&self, from: Currency) -> Option<(Currency, Ratio)> {
+        let mantissa = i128::from(self.rate.mantissa);
+        let scale = 10_i128.pow(u32::from(self.rate.scale));
+        if from == self.base {
+            Some((self.quote, Ratio::new(mantissa, scale)))
+        } else if from == self.quote {
+            Some((self.base, Ratio::new(scale, mantissa)))
+        } else {
+            None
+        }
+    }
+}
+
+/// Converts `money` along `path`, one pair after another, each used directly from its `base`
+/// or inversely from its `quote` (the first pair must hold `money`'s currency, each next one
+/// the currency the previous step reached). The whole product is exact — 128-bit integers,
+/// reduced as it goes, nothing rounded in between — and is rounded **once**, at the end, to
+/// the minor unit of the last currency with `mode`. An empty path returns `money` as is.
+///
+/// A path whose pairs do not connect is a [`MoneyError::CurrencyMismatch`]; a result that does
+/// not fit (in `i64` minor units, or an intermediate beyond 128 bits) is
+/// [`MoneyError::Overflow`], never a panic.
+pub fn convert_through(
+    money: Money,
+    path: &[ExchangeRate],
+    mode: RoundingMode,
+) -> Result<Money, MoneyError> {
+    if path.is_empty() {
+        return Ok(money);
+    }
+    let source = money.currency();
+    let mut currency = source;
+    let mut factor = Ratio::ONE;
+    for pair in path {
+        let (next, step) = pair
+            .factor_from(currency)
+            .ok_or(MoneyError::CurrencyMismatch {
+                left: currency,
+                right: pair.base,
+            })?;
+        factor = factor.times(step).ok_or(MoneyError::Overflow)?;
+        currency = next;
+    }
+    // Minor units: × 10^e(target) / 10^e(source).
+    let minor = Ratio::new(
+        pow10(u32::from(currency.exponent()))?,
+        pow10(u32::from(source.exponent()))?,
+    );
+    let factor = factor.times(minor).ok_or(MoneyError::Overflow)?;
+    let amount = i128::from(money.amount());
+    let common = gcd(amount.unsigned_abs(), factor.denominator.unsigned_abs());
+    let common = i128::try_from(common).map_err(|_| MoneyError::Overflow)?;
+    let numerator = (amount / common)
+        .checked_mul(factor.numerator)
+        .ok_or(MoneyError::Overflow)?;
+    let converted =
+        div_round(numerator, factor.denominator / common, mode).ok_or(MoneyError::Overflow)?;
+    let amount = i64::try_from(converted).map_err(|_| MoneyError::Overflow)?;
+    Ok(Money::new(amount, currency))
+}
+
+/// A positive fraction, kept in lowest terms so that chained rates stay far from overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ratio {
+    numerator: i128,
+    denominator: i128,
+}
+
+impl Ratio {
+    const ONE: Self = Self {
+        numerator: 1,
+        denominator: 1,
+    };
+
+    /// Both parts positive (rates are never zero, powers of ten never are).
+    fn new(numerator: i128, denominator: i128) -> Self {
+        let common = gcd(numerator.unsigned_abs(), denominator.unsigned_abs()).max(1);
+        // The gcd divides both, so it fits in i128 whenever they do.
+        let common = i128::try_from(common).unwrap_or(1);
+        Self {
+            numerator: numerator / common,
+            denominator: denominator / common,
+        }
+    }
+
+    /// The exact product, cross-reduced before multiplying; `None` beyond 128 bits.
+    fn times(self, other: Self) -> Option<Self> {
+        let left = Self::new(self.numerator, other.denominator);
+        let right = Self::new(other.numerator, self.denominator);
+        Some(Self {
+            numerator: left.numerator.checked_mul(right.numerator)?,
+            denominator: right.denominator.checked_mul(left.denominator)?,
+        })
+    }
+}
+
+fn gcd(mut a: u128, mut b: u128) -> u128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 fn pow10(exponent: u32) -> Result<i128, MoneyError> {

@@ -26,7 +26,7 @@ use crate::error_kind::DomainErrorKind;
 
 pub use allocation::allocate_proportionally;
 pub use currency::Currency;
-pub use exchange::{ExchangeRate, Rate};
+pub use exchange::{convert_through, ExchangeRate, Rate};
 pub use rounding::RoundingMode;
 
 /// Why a money operation or value was rejected.

@@ -76,6 +76,24 @@ pub enum RuleOutcome {
     Stopped { by: Uuid },
 }
 
+/// The precedence key (docs/pricing.md §4) that put a candidate after the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PrecedenceStep {
+    /// The first candidate.
+    First,
+    /// The previous candidate targets the SKU itself, this one only a category.
+    Target,
+    /// The previous candidate's condition set is more specific.
+    Specificity,
+    /// Same specificity, higher priority before.
+    Priority,
+    /// Same priority, created earlier before.
+    Age,
+    /// Created at the same instant: the smaller rule id before.
+    RuleId,
+}
+
 /// One line of the explanation: a candidate rule, in precedence order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -88,6 +106,8 @@ pub struct RuleVerdict {
     pub outcome: RuleOutcome,
     /// The running price right after this rule applied.
     pub price_after: Option<Money>,
+    /// Why this candidate comes after the previous one.
+    pub ranked_by: PrecedenceStep,
 }
 
 /// The unit price and how it came about (the answer of `POST /pricing/{sku}/simulate`).
@@ -170,10 +190,17 @@ impl PriceRuleEvaluator {
         let mut explanation = Vec::with_capacity(16);
         let mut applying = Applying::new();
         let mut stopped_by = None;
+        let mut previous: Option<(bool, u32)> = None;
         self.index.for_each_candidate(ctx, |rank, by_sku| {
             let Some(rule) = self.index.rule(rank) else {
                 return true;
             };
+            let ranked_by = match previous.and_then(|(sku, r)| Some((sku, self.index.rule(r)?))) {
+                None => PrecedenceStep::First,
+                Some((true, _)) if !by_sku => PrecedenceStep::Target,
+                Some((_, before)) => rule.ranked_after(before),
+            };
+            previous = Some((by_sku, rank));
             let outcome = match stopped_by {
                 Some(by) => RuleOutcome::Stopped { by },
                 None => match rule.check(ctx, &labels) {
@@ -199,6 +226,7 @@ impl PriceRuleEvaluator {
                 action: rule.action,
                 outcome,
                 price_after: None,
+                ranked_by,
             });
             true
         });

@@ -9,7 +9,8 @@
 //! - [`quote`]: base price resolution (with currency conversion) and the full quote.
 //! - [`promotion`]: the `Promotion` aggregate (campaigns, coupon codes, usage limits), with
 //!   [`discount`] (what it takes off), [`coupon`] (code normalisation and the directory of codes
-//!   held across promotions) and [`promotion_change`] (changing name, discount, window, limits).
+//!   held across promotions), [`promotion_change`] (changing name, discount, window, limits)
+//!   and [`promotion_schedule`] (activation, also scheduled for the start of the window).
 //! - [`currency_rate`]: the `CurrencyRate` aggregate and the [`FxRates`] table.
 //!
 //! The precedence, stacking, rounding and conversion rules are written up in `docs/pricing.md`.
@@ -27,6 +28,7 @@ pub mod price_book;
 pub mod price_rule;
 pub mod promotion;
 pub mod promotion_change;
+pub mod promotion_schedule;
 pub mod quote;
 pub mod rule;
 mod rule_index;
@@ -36,11 +38,16 @@ mod tests;
 
 pub use coupon::{CouponCodeDirectory, NoCouponCodes, PromotionServices};
 pub use currency_rate::{
-    CurrencyRate, CurrencyRateCommand, CurrencyRateError, CurrencyRateEvent, FxRates,
+    rate_is_stale, CurrencyRate, CurrencyRateCommand, CurrencyRateError, CurrencyRateEvent,
+    FxConversion, FxRates,
 };
 pub use errors::{PriceRuleError, PricingError};
-pub use evaluator::{MatchedBy, PriceQuote, PriceRuleEvaluator, RuleOutcome, RuleVerdict};
-pub use price_book::{PriceBook, PriceBookCommand, PriceBookError, PriceBookEvent};
+pub use evaluator::{
+    MatchedBy, PrecedenceStep, PriceQuote, PriceRuleEvaluator, RuleOutcome, RuleVerdict,
+};
+pub use price_book::{
+    PriceBook, PriceBookCommand, PriceBookError, PriceBookEvent, MAX_PRICES_PER_COMMAND,
+};
 pub use price_rule::{PriceRule, PriceRuleCommand, PriceRuleEvent};
 pub use promotion::{Discount, Promotion, PromotionCommand, PromotionError, PromotionEvent};
 pub use promotion_change::PromotionChanges;

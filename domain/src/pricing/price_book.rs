@@ -30,7 +30,16 @@ pub enum PriceBookCommand {
         sku: String,
         currency: Currency,
     },
+    /// Sets many base prices at once (a price import): one `BasePriceSet` per price that
+    /// changes, all or none. At most [`MAX_PRICES_PER_COMMAND`]; a SKU and currency twice is
+    /// refused.
+    SetBasePrices {
+        prices: Vec<(String, Money)>,
+    },
 }
+
+/// At most this many prices in one `SetBasePrices`.
+pub const MAX_PRICES_PER_COMMAND: usize = 1_000;
 
 /// What happened to a price book.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,6 +167,41 @@ impl Aggregate for PriceBook {
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
         let event = match command {
+            PriceBookCommand::SetBasePrices { prices } => {
+                self.created()?;
+                if prices.len() > MAX_PRICES_PER_COMMAND {
+                    return Err(PriceBookError::invalid(
+                        "prices",
+                        format!("at most {MAX_PRICES_PER_COMMAND} prices per command"),
+                    ));
+                }
+                let mut seen = std::collections::HashSet::with_capacity(prices.len());
+                let mut events = Vec::with_capacity(prices.len());
+                for (raw, price) in prices {
+                    let sku = sku(&raw)?;
+                    if price.is_negative() {
+                        return Err(PriceBookError::invalid("price", "must not be negative"));
+                    }
+                    if !seen.insert((sku.clone(), price.currency())) {
+                        return Err(PriceBookError::invalid(
+                            "prices",
+                            format!("{sku} in {} appears twice", price.currency()),
+                        ));
+                    }
+                    let previous = self.price(&sku, price.currency());
+                    if previous != Some(price) {
+                        events.push(PriceBookEvent::BasePriceSet {
+                            sku,
+                            price,
+                            previous,
+                        });
+                    }
+                }
+                for event in events {
+                    sink.write(event, self).await;
+                }
+                return Ok(());
+            }
             PriceBookCommand::CreatePriceBook {
                 price_book_id,
                 name,

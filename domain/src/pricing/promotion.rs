@@ -6,7 +6,10 @@
 //! uniqueness is checked here; across promotions the aggregate asks the
 //! [`CouponCodeDirectory`](super::coupon::CouponCodeDirectory) for a clear rejection, and the
 //! command service reserves every code in the append transaction (as for SKUs). A promotion's
-//! name, discount, window and limits can be changed later ([`super::promotion_change`]).
+//! name, discount, window and limits can be changed later ([`super::promotion_change`]). A
+//! promotion can also be scheduled to switch itself on when its window starts
+//! ([`super::promotion_schedule`]): the schedule is state of the aggregate, and the scheduler
+//! process activates it through [`PromotionCommand::ActivateScheduledPromotion`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,6 +21,9 @@ use uuid::Uuid;
 
 use super::coupon::{coupon_codes, ensure_codes_free, PromotionServices};
 use super::promotion_change::{decide_change, PromotionChanges};
+use super::promotion_schedule::{
+    decide_activation, decide_schedule, decide_scheduled_activation, moved_schedule, window_ended,
+};
 use crate::error_kind::DomainErrorKind;
 
 pub use super::coupon::normalize_coupon_code;
@@ -38,9 +44,13 @@ pub enum PromotionCommand {
         usage_limit_total: Option<u32>,
         usage_limit_per_customer: Option<u32>,
         coupon_codes: Vec<String>,
+        /// Also schedule the activation for `valid_from` (refused when the window has ended
+        /// by `now`).
+        activate_at_start: bool,
+        now: DateTime<Utc>,
     },
     /// Changes name, discount, window and/or limits; what is absent stays. The same values
-    /// again change nothing.
+    /// again change nothing. A scheduled activation moves with `valid_from`.
     ChangePromotion {
         changes: PromotionChanges,
         now: DateTime<Utc>,
@@ -48,9 +58,21 @@ pub enum PromotionCommand {
     /// Adds codes; ones the promotion already has are ignored.
     AddCouponCodes { codes: Vec<String> },
     /// Switches the promotion on (before or during its window). Already active: no change.
+    /// Clears a scheduled activation.
     ActivatePromotion { now: DateTime<Utc> },
-    /// Switches it off. Already inactive: no change.
+    /// Switches it off and cancels a scheduled activation. Already inactive and not
+    /// scheduled: no change.
     DeactivatePromotion { now: DateTime<Utc> },
+    /// Schedules the activation for the start of the window (`valid_from`, at once when that
+    /// has passed). Refused when the window has ended; active or already scheduled: no change.
+    SchedulePromotionActivation { now: DateTime<Utc> },
+    /// The scheduler's activation: switches the promotion on only while it is still scheduled
+    /// for `scheduled_for` and that instant has come; otherwise (activated, cancelled or moved
+    /// meanwhile) no change. Refused when the window has ended.
+    ActivateScheduledPromotion {
+        scheduled_for: DateTime<Utc>,
+        now: DateTime<Utc>,
+    },
     /// Records one use, enforcing window, code and limits. A repeated `redemption_id` is
     /// accepted without a second event.
     RedeemPromotion {
@@ -104,6 +126,11 @@ pub enum PromotionEvent {
         usage_limit_per_customer: Option<u32>,
         changed_at: DateTime<Utc>,
     },
+    /// The promotion will be switched on at `activate_at` (its `valid_from`). Recorded again
+    /// when a change of the window moves it; `PromotionActivated` and `PromotionDeactivated`
+    /// clear it.
+    #[serde(rename_all = "camelCase")]
+    PromotionActivationScheduled { activate_at: DateTime<Utc> },
 }
 
 impl PromotionEvent {
@@ -115,6 +142,7 @@ impl PromotionEvent {
         "PromotionDeactivated",
         "PromotionRedeemed",
         "PromotionChanged",
+        "PromotionActivationScheduled",
     ];
 }
 
@@ -127,6 +155,7 @@ impl DomainEvent for PromotionEvent {
             Self::PromotionDeactivated { .. } => "PromotionDeactivated",
             Self::PromotionRedeemed { .. } => "PromotionRedeemed",
             Self::PromotionChanged { .. } => "PromotionChanged",
+            Self::PromotionActivationScheduled { .. } => "PromotionActivationScheduled",
         }
         .to_owned()
     }
@@ -223,6 +252,9 @@ pub struct Promotion {
     pub redemptions: u32,
     pub redemptions_by_customer: BTreeMap<Uuid, u32>,
     pub redemption_ids: BTreeSet<Uuid>,
+    /// When the promotion will switch itself on; `None` when no activation is scheduled.
+    #[serde(default)]
+    pub activation_scheduled_at: Option<DateTime<Utc>>,
 }
 
 impl Promotion {
@@ -341,6 +373,8 @@ impl Aggregate for Promotion {
                 usage_limit_total,
                 usage_limit_per_customer,
                 coupon_codes: codes,
+                activate_at_start,
+                now,
             } => {
                 if self.id.is_some() {
                     return Err(PromotionError::AlreadyCreated);
@@ -360,16 +394,29 @@ impl Aggregate for Promotion {
                     )?,
                     coupon_codes: coupon_codes(&codes)?,
                 };
+                if activate_at_start && now >= valid_until {
+                    return Err(window_ended());
+                }
                 if let PromotionEvent::PromotionCreated { coupon_codes, .. } = &event {
                     ensure_codes_free(coupon_codes, promotion_id, services).await?;
                 }
-                event
+                sink.write(event, self).await;
+                if activate_at_start {
+                    if let Some(scheduled) = decide_schedule(self, now)? {
+                        sink.write(scheduled, self).await;
+                    }
+                }
+                return Ok(());
             }
             PromotionCommand::ChangePromotion { changes, now } => {
-                match decide_change(self, changes, now)? {
-                    Some(event) => event,
-                    None => return Ok(()),
+                let Some(event) = decide_change(self, changes, now)? else {
+                    return Ok(());
+                };
+                sink.write(event, self).await;
+                if let Some(moved) = moved_schedule(self) {
+                    sink.write(moved, self).await;
                 }
+                return Ok(());
             }
             PromotionCommand::AddCouponCodes { codes } => {
                 let me = self.id.ok_or(PromotionError::NotCreated)?;
@@ -383,32 +430,29 @@ impl Aggregate for Promotion {
                 ensure_codes_free(&codes, me, services).await?;
                 PromotionEvent::PromotionCouponCodesAdded { codes }
             }
-            PromotionCommand::ActivatePromotion { now } => {
-                let (Some(discount), Some(valid_from), Some(valid_until)) =
-                    (self.discount, self.valid_from, self.valid_until)
-                else {
-                    return Err(PromotionError::NotCreated);
-                };
-                if self.active {
-                    return Ok(());
-                }
-                if now >= valid_until {
-                    return Err(PromotionError::Ended);
-                }
-                PromotionEvent::PromotionActivated {
-                    activated_at: now,
-                    discount,
-                    valid_from,
-                    valid_until,
-                }
-            }
+            PromotionCommand::ActivatePromotion { now } => match decide_activation(self, now)? {
+                Some(event) => event,
+                None => return Ok(()),
+            },
             PromotionCommand::DeactivatePromotion { now } => {
                 self.id.ok_or(PromotionError::NotCreated)?;
-                if !self.active {
+                if !self.active && self.activation_scheduled_at.is_none() {
                     return Ok(());
                 }
                 PromotionEvent::PromotionDeactivated {
                     deactivated_at: now,
+                }
+            }
+            PromotionCommand::SchedulePromotionActivation { now } => {
+                match decide_schedule(self, now)? {
+                    Some(event) => event,
+                    None => return Ok(()),
+                }
+            }
+            PromotionCommand::ActivateScheduledPromotion { scheduled_for, now } => {
+                match decide_scheduled_activation(self, scheduled_for, now)? {
+                    Some(event) => event,
+                    None => return Ok(()),
                 }
             }
             PromotionCommand::RedeemPromotion {
@@ -471,8 +515,17 @@ impl Aggregate for Promotion {
                 self.usage_limit_per_customer = usage_limit_per_customer;
             }
             PromotionEvent::PromotionCouponCodesAdded { codes } => self.coupon_codes.extend(codes),
-            PromotionEvent::PromotionActivated { .. } => self.active = true,
-            PromotionEvent::PromotionDeactivated { .. } => self.active = false,
+            PromotionEvent::PromotionActivated { .. } => {
+                self.active = true;
+                self.activation_scheduled_at = None;
+            }
+            PromotionEvent::PromotionDeactivated { .. } => {
+                self.active = false;
+                self.activation_scheduled_at = None;
+            }
+            PromotionEvent::PromotionActivationScheduled { activate_at } => {
+                self.activation_scheduled_at = Some(activate_at);
+            }
             PromotionEvent::PromotionRedeemed {
                 redemption_id,
                 customer_id,

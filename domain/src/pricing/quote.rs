@@ -3,13 +3,16 @@
 //! rule evaluator. This is what `GET /pricing/{sku}` and the cart's pricing adapter call.
 //!
 //! Conversion happens once, on the base price, before any rule: the book's price in its default
-//! currency is converted with the direct rate (or the inverse of the opposite pair) and rounded
-//! to the target currency's minor unit with the given rounding mode (half-even by default).
-//! There is no triangulation through a third currency.
+//! currency is converted with the direct rate (or the inverse of the opposite pair), else —
+//! when the rate table has a base currency — through the base (default→base→target), exactly,
+//! and rounded once to the target currency's minor unit with the given rounding mode
+//! (half-even by default). The source says which rates were used and when the oldest took
+//! effect, so that a caller can mark the price stale.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::currency_rate::FxRates;
+use super::currency_rate::{FxConversion, FxRates};
 use super::errors::PricingError;
 use super::evaluator::{PriceQuote, PriceRuleEvaluator};
 use super::price_book::PriceBook;
@@ -17,17 +20,28 @@ use super::rule::PricingContext;
 use crate::money::{Currency, ExchangeRate, Money, RoundingMode};
 
 /// Where a base price came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum BasePriceSource {
     /// Listed in the book in the requested currency.
     Listed,
     /// Converted from the book's price in its default currency.
-    Converted { from: Money, rate: ExchangeRate },
+    #[serde(rename_all = "camelCase")]
+    Converted {
+        from: Money,
+        /// The rates used, in order: the pair of the two currencies (direct or opposite), or
+        /// default–`via` then `via`–target.
+        rates: Vec<ExchangeRate>,
+        /// The base currency of a cross rate (triangulated), else `None`.
+        via: Option<Currency>,
+        /// When the oldest rate used took effect: older than the stale age, the price is
+        /// stale.
+        rates_as_of: DateTime<Utc>,
+    },
 }
 
 /// A base price in the requested currency and its origin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BasePrice {
     pub price: Money,
@@ -43,7 +57,7 @@ pub struct SkuPrice {
 }
 
 /// The base price of `sku` in `currency`: listed, else converted from the book's default
-/// currency.
+/// currency (directly, inversely, or through the rate table's base currency).
 pub fn resolve_base_price(
     book: &PriceBook,
     sku: &str,
@@ -63,13 +77,27 @@ pub fn resolve_base_price(
     };
     let default = book.default_currency.ok_or_else(no_price)?;
     let from = book.price(sku, default).ok_or_else(no_price)?;
-    let rate = rates.get(default, currency).ok_or(PricingError::NoRate {
-        from: default,
-        to: currency,
-    })?;
+    let conversion = rates
+        .conversion(default, currency)
+        .ok_or(PricingError::NoRate {
+            from: default,
+            to: currency,
+        })?;
+    let price = conversion.convert(from, mode)?;
+    let FxConversion {
+        rates,
+        via,
+        rates_as_of,
+        ..
+    } = conversion;
     Ok(BasePrice {
-        price: rate.convert(from, mode)?,
-        source: BasePriceSource::Converted { from, rate },
+        price,
+        source: BasePriceSource::Converted {
+            from,
+            rates,
+            via,
+            rates_as_of,
+        },
     })
 }
 

@@ -15,6 +15,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::evaluator::PrecedenceStep;
 use super::rule::{
     FailedCondition, PriceRuleDefinition, PriceRuleSpec, PricingContext, RuleAction,
 };
@@ -98,6 +99,7 @@ pub(super) struct CompiledRule {
     pub specificity: u8,
     pub exclusive: bool,
     pub action: RuleAction,
+    created_at: DateTime<Utc>,
     currency: Option<Currency>,
     action_currency: Option<Currency>,
     valid_from: Option<DateTime<Utc>>,
@@ -130,6 +132,20 @@ impl CompiledRule {
 
     fn regions(&self) -> &[u32] {
         self.labels.get(self.channels_end..).unwrap_or(&[])
+    }
+
+    /// The first precedence key after the target (specificity, priority, age, id) on which
+    /// `before`, ranked earlier with the same target, differs from this rule.
+    pub fn ranked_after(&self, before: &CompiledRule) -> PrecedenceStep {
+        if before.specificity != self.specificity {
+            PrecedenceStep::Specificity
+        } else if before.priority != self.priority {
+            PrecedenceStep::Priority
+        } else if before.created_at != self.created_at {
+            PrecedenceStep::Age
+        } else {
+            PrecedenceStep::RuleId
+        }
     }
 
     /// The same decision as [`PriceRuleDefinition::check`], on the compiled form.
@@ -214,7 +230,7 @@ impl RuleIndex {
                     .or_default()
                     .push(rank);
             }
-            let rule = index.compile(spec.rule_id, definition);
+            let rule = index.compile(spec.rule_id, spec.created_at, definition);
             index.rules.push(rule);
         }
         index
@@ -225,7 +241,12 @@ impl RuleIndex {
         *self.labels.entry(label.into()).or_insert(next)
     }
 
-    fn compile(&mut self, rule_id: Uuid, definition: &PriceRuleDefinition) -> CompiledRule {
+    fn compile(
+        &mut self,
+        rule_id: Uuid,
+        created_at: DateTime<Utc>,
+        definition: &PriceRuleDefinition,
+    ) -> CompiledRule {
         let c = &definition.conditions;
         let mut labels =
             Vec::with_capacity(c.customer_segments.len() + c.channels.len() + c.regions.len());
@@ -240,6 +261,7 @@ impl RuleIndex {
             specificity: c.specificity(),
             exclusive: definition.exclusive,
             action: definition.action,
+            created_at,
             currency: c.currency,
             action_currency: definition.action.currency(),
             valid_from: c.valid_from,

@@ -151,6 +151,9 @@ fn promotion(event: &EventEnvelope<'_>) -> Result<Value, EncodeError> {
                 usage_limit_per_customer.map(|n| Value::Long(n.into())),
             )
             .timestamp("changedAt", changed_at),
+        PromotionEvent::PromotionActivationScheduled { activate_at } => {
+            head.timestamp("activateAt", activate_at)
+        }
     }
     .build())
 }

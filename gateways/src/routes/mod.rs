@@ -1,6 +1,7 @@
 //! Route groups of the gateway, one file each: `customers` (profiles, segments, and the
 //! helpers every customer write shares), `addresses`, `catalog` (products and categories),
-//! `media` (uploads and the stored objects), `health`.
+//! `media` (uploads and the stored objects), `health`; pricing: `pricing` (price queries and
+//! simulation, and what the pricing routes share), `price_rules`, `promotions`, `price_books`.
 
 pub mod addresses;
 pub mod catalog;
@@ -8,6 +9,12 @@ pub mod catalog_writes;
 pub mod customers;
 pub mod health;
 pub mod media;
+pub mod price_answers;
+pub mod price_books;
+pub mod price_rules;
+pub mod pricing;
+pub mod pricing_input;
+pub mod promotions;
 
 use std::time::Duration;
 
@@ -15,9 +22,13 @@ use axum::http::HeaderMap;
 use shopcore_event_store::{GlobalLog, LogPosition};
 use shopcore_projections::catalog::read_model::CatalogReadModel;
 use shopcore_projections::customer::read_model::CustomerReadModel;
+use shopcore_projections::pricing::read_model::PricingReadModel;
 use shopcore_proto::catalog::v1::category_commands_client::CategoryCommandsClient;
 use shopcore_proto::catalog::v1::product_commands_client::ProductCommandsClient;
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
+use shopcore_proto::pricing::v1::price_rule_commands_client::PriceRuleCommandsClient;
+use shopcore_proto::pricing::v1::pricing_queries_client::PricingQueriesClient;
+use shopcore_proto::pricing::v1::promotion_commands_client::PromotionCommandsClient;
 use shopcore_proto::ErrorCode;
 use tonic::transport::Channel;
 
@@ -35,6 +46,12 @@ pub struct AppState {
     pub products: ProductCommandsClient<Channel>,
     pub categories: CategoryCommandsClient<Channel>,
     pub health: tonic_health::pb::health_client::HealthClient<Channel>,
+    /// The pricing query service (on the command service's address).
+    pub pricing_queries: PricingQueriesClient<Channel>,
+    pub price_rules: PriceRuleCommandsClient<Channel>,
+    pub promotions: PromotionCommandsClient<Channel>,
+    /// Price books, rules and promotions as the `pricing_mysql` projector keeps them.
+    pub pricing_reads: PricingReadModel,
     pub customer_reads: CustomerReadModel,
     pub catalog: CatalogReadModel,
     /// Uploaded media and their thumbnails.

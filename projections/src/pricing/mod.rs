@@ -1,6 +1,7 @@
 //! The pricing read models in MySQL — `price_books` with `price_book_prices`, `price_rules`
 //! with `price_rule_targets`, `promotion_campaigns` with `promotion_coupon_codes`, and
-//! `currency_rates` — kept by one transactional projector, `pricing_mysql`.
+//! `currency_rates` — kept by one transactional projector, `pricing_mysql`. A promotion's
+//! `activation_scheduled_at` is what the promotion scheduler reads to find due activations.
 //!
 //! Each batch runs in one MySQL transaction: lock the checkpoint row and check it, lock the
 //! versions of the batch's aggregates (`pricing_versions`), apply each event's rows
@@ -9,6 +10,7 @@
 //! projector rather than corrupt the read model. Events carry what their rows need (a changed
 //! rule its whole definition, a changed promotion all its fields), so no earlier state is read.
 
+pub mod read_model;
 mod rows;
 
 use std::collections::{BTreeSet, HashMap};

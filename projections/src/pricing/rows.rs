@@ -1,5 +1,9 @@
 //! One pricing event's rows: decoded with the domain's own event types, written with plain
 //! upserts and deletes inside the projector's transaction.
+//!
+//! Instants a caller chose (validity windows, scheduled activations) are bound as naive UTC:
+//! sqlx sends a `DateTime<Utc>` to MariaDB as a TIMESTAMP value, which ends on 2038-01-19, and
+//! a promotion running to 2099 would halt the projector (or a rule's window be stored NULL).
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -138,8 +142,8 @@ async fn write_rule(
     .bind(definition.exclusive)
     .bind(action_type)
     .bind(currency)
-    .bind(definition.conditions.valid_from)
-    .bind(definition.conditions.valid_until)
+    .bind(definition.conditions.valid_from.map(|t| t.naive_utc()))
+    .bind(definition.conditions.valid_until.map(|t| t.naive_utc()))
     .bind(json(definition)?)
     .bind(created_at.unwrap_or(at))
     .bind(at)
@@ -254,8 +258,8 @@ async fn promotion(
             .bind(promotion)
             .bind(name)
             .bind(json(&discount)?)
-            .bind(valid_from)
-            .bind(valid_until)
+            .bind(valid_from.naive_utc())
+            .bind(valid_until.naive_utc())
             .bind(usage_limit_total)
             .bind(usage_limit_per_customer)
             .bind(at)
@@ -270,7 +274,9 @@ async fn promotion(
         }
         PromotionEvent::PromotionActivated { .. } => {
             sqlx::query(
-                "UPDATE promotion_campaigns SET active = TRUE, updated_at = ? WHERE promotion_id = ?",
+                "UPDATE promotion_campaigns SET active = TRUE, activation_scheduled_at = NULL,
+                   updated_at = ?
+                 WHERE promotion_id = ?",
             )
             .bind(at)
             .bind(promotion)
@@ -279,7 +285,9 @@ async fn promotion(
         }
         PromotionEvent::PromotionDeactivated { .. } => {
             sqlx::query(
-                "UPDATE promotion_campaigns SET active = FALSE, updated_at = ? WHERE promotion_id = ?",
+                "UPDATE promotion_campaigns SET active = FALSE, activation_scheduled_at = NULL,
+                   updated_at = ?
+                 WHERE promotion_id = ?",
             )
             .bind(at)
             .bind(promotion)
@@ -313,10 +321,21 @@ async fn promotion(
             )
             .bind(name)
             .bind(json(&discount)?)
-            .bind(valid_from)
-            .bind(valid_until)
+            .bind(valid_from.naive_utc())
+            .bind(valid_until.naive_utc())
             .bind(usage_limit_total)
             .bind(usage_limit_per_customer)
+            .bind(at)
+            .bind(promotion)
+            .execute(&mut **tx)
+            .await?;
+        }
+        PromotionEvent::PromotionActivationScheduled { activate_at } => {
+            sqlx::query(
+                "UPDATE promotion_campaigns SET activation_scheduled_at = ?, updated_at = ?
+                 WHERE promotion_id = ?",
+            )
+            .bind(activate_at.naive_utc())
             .bind(at)
             .bind(promotion)
             .execute(&mut **tx)

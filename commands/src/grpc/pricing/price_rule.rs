@@ -46,7 +46,7 @@ impl PriceRuleService {
 
 /// The domain's definition of a wire definition; parse errors name the field as the domain
 /// does (`conditions.validFrom`, `action.price`).
-fn definition_from_pb(
+pub(crate) fn definition_from_pb(
     definition: Option<pb::PriceRuleDefinition>,
 ) -> Result<PriceRuleDefinition, Status> {
     let definition = definition.ok_or_else(|| invalid("definition", "is required"))?;
@@ -99,15 +99,22 @@ fn definition_from_pb(
     })
 }
 
-fn definition_to_pb(definition: &PriceRuleDefinition) -> pb::PriceRuleDefinition {
-    let conditions = &definition.conditions;
-    let action = match definition.action {
+/// A rule's action on the wire.
+pub(crate) fn action_to_pb(action: RuleAction) -> pb::RuleAction {
+    let action = match action {
         RuleAction::SetPrice { price } => pb::rule_action::Action::SetPrice(money_to_pb(price)),
         RuleAction::PercentOff { percent } => {
             pb::rule_action::Action::PercentOff(percent.to_decimal_string())
         }
         RuleAction::AmountOff { amount } => pb::rule_action::Action::AmountOff(money_to_pb(amount)),
     };
+    pb::RuleAction {
+        action: Some(action),
+    }
+}
+
+fn definition_to_pb(definition: &PriceRuleDefinition) -> pb::PriceRuleDefinition {
+    let conditions = &definition.conditions;
     pb::PriceRuleDefinition {
         name: definition.name.clone(),
         targets: Some(pb::RuleTargets {
@@ -124,9 +131,7 @@ fn definition_to_pb(definition: &PriceRuleDefinition) -> pb::PriceRuleDefinition
             valid_until: conditions.valid_until.map(instant_to_pb),
             min_quantity: conditions.min_quantity,
         }),
-        action: Some(pb::RuleAction {
-            action: Some(action),
-        }),
+        action: Some(action_to_pb(definition.action)),
         exclusive: definition.exclusive,
     }
 }

@@ -1,5 +1,7 @@
 //! `PromotionCommands`: the Promotion aggregate over gRPC (create, change, coupon codes,
-//! activate, deactivate; redemptions stay inside, for checkout). Coupon codes are unique across
+//! activate, deactivate, schedule the activation for the start of the window; redemptions stay
+//! inside, for checkout; the scheduled activation itself is issued by
+//! [`crate::promotion_scheduler`]). Coupon codes are unique across
 //! promotions: the aggregate asks [`ClaimedCouponCodes`] for a clear rejection, and the append
 //! reserves each code in its transaction (see [`crate::claims::PROMOTION_COUPON_CODE`]), so of
 //! two promotions racing for one code exactly one gets it.
@@ -143,6 +145,7 @@ fn promotion_result(outcome: &CommandOutcome<Promotion>) -> pb::PromotionResult 
             coupon_codes: state.coupon_codes.iter().cloned().collect(),
             active: state.active,
             redemptions: state.redemptions,
+            activation_scheduled_at: state.activation_scheduled_at.map(instant_to_pb),
         }),
     }
 }
@@ -168,6 +171,8 @@ impl PromotionCommands for PromotionService {
                     usage_limit_total: message.usage_limit_total,
                     usage_limit_per_customer: message.usage_limit_per_customer,
                     coupon_codes: message.coupon_codes,
+                    activate_at_start: message.activate_at_start,
+                    now: Utc::now(),
                 })
             },
         )
@@ -247,6 +252,16 @@ impl PromotionCommands for PromotionService {
     ) -> Result<Response<pb::PromotionResult>, Status> {
         self.lifecycle("promotion.deactivate", request, || {
             PromotionCommand::DeactivatePromotion { now: Utc::now() }
+        })
+        .await
+    }
+
+    async fn schedule_promotion_activation(
+        &self,
+        request: Request<pb::PromotionLifecycleRequest>,
+    ) -> Result<Response<pb::PromotionResult>, Status> {
+        self.lifecycle("promotion.schedule_activation", request, || {
+            PromotionCommand::SchedulePromotionActivation { now: Utc::now() }
         })
         .await
     }

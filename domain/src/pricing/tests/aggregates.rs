@@ -78,6 +78,59 @@ fn set_base_price_records_the_previous_one() {
 }
 
 #[test]
+fn set_base_prices_writes_one_event_per_changed_price_or_nothing() {
+    let first = PriceBookEvent::BasePriceSet {
+        sku: "SHOE-42".into(),
+        price: usd(1_999),
+        previous: None,
+    };
+    books()
+        .given(vec![book_created(), first.clone()])
+        .when(PriceBookCommand::SetBasePrices {
+            prices: vec![
+                ("SHOE-42".into(), usd(1_999)),
+                (" HAT-1 ".into(), usd(500)),
+                ("SHOE-42".into(), Money::new(1_800, Currency::EUR)),
+            ],
+        })
+        .then_expect_events(vec![
+            PriceBookEvent::BasePriceSet {
+                sku: "HAT-1".into(),
+                price: usd(500),
+                previous: None,
+            },
+            PriceBookEvent::BasePriceSet {
+                sku: "SHOE-42".into(),
+                price: Money::new(1_800, Currency::EUR),
+                previous: None,
+            },
+        ]);
+    // One bad price refuses the whole import.
+    books()
+        .given(vec![book_created()])
+        .when(PriceBookCommand::SetBasePrices {
+            prices: vec![("A".into(), usd(1)), ("B".into(), usd(-1))],
+        })
+        .then_expect_error(PriceBookError::invalid("price", "must not be negative"));
+    books()
+        .given(vec![book_created()])
+        .when(PriceBookCommand::SetBasePrices {
+            prices: vec![("A".into(), usd(1)), ("A ".into(), usd(2))],
+        })
+        .then_expect_error(PriceBookError::invalid("prices", "A in USD appears twice"));
+    let too_many = (0..=MAX_PRICES_PER_COMMAND)
+        .map(|n| (format!("SKU-{n}"), usd(1)))
+        .collect();
+    books()
+        .given(vec![book_created()])
+        .when(PriceBookCommand::SetBasePrices { prices: too_many })
+        .then_expect_error(PriceBookError::invalid(
+            "prices",
+            "at most 1000 prices per command",
+        ));
+}
+
+#[test]
 fn set_base_price_rejections() {
     books()
         .given(vec![book_created()])

@@ -110,6 +110,34 @@ fn specificity_then_priority_then_age_then_id() {
     let quote = evaluator.evaluate(usd(10_000), &context()).expect("quote");
     let order: Vec<u128> = outcomes(&quote).into_iter().map(|(n, _)| n).collect();
     assert_eq!(order, vec![1, 2, 3, 5, 4, 6]);
+    // Each candidate names the key that put it after the one before.
+    let steps: Vec<PrecedenceStep> = quote.explanation.iter().map(|v| v.ranked_by).collect();
+    assert_eq!(
+        steps,
+        vec![
+            PrecedenceStep::First,
+            PrecedenceStep::Specificity,
+            PrecedenceStep::Specificity,
+            PrecedenceStep::Priority,
+            PrecedenceStep::Age,
+            PrecedenceStep::RuleId,
+        ]
+    );
+    // A category rule after SKU rules is placed by its target, whatever else differs.
+    let mut by_category = rule(7, &[], &["shoes"], percent(100));
+    by_category.definition.priority = 99;
+    let evaluator =
+        PriceRuleEvaluator::new([by_category, rule(8, &["SHOE-42"], &[], percent(100))]);
+    let quote = evaluator.evaluate(usd(10_000), &context()).expect("quote");
+    let steps: Vec<(u128, PrecedenceStep)> = quote
+        .explanation
+        .iter()
+        .map(|v| (v.rule_id.as_u128() & 0xffff, v.ranked_by))
+        .collect();
+    assert_eq!(
+        steps,
+        vec![(8, PrecedenceStep::First), (7, PrecedenceStep::Target)]
+    );
 }
 
 #[test]
@@ -339,7 +367,7 @@ fn base_prices_are_listed_or_converted_once() {
         quote: Currency::USD,
         rate: Rate::parse("1.0845").expect("rate"),
     };
-    let rates: FxRates = [rate].into_iter().collect();
+    let rates: FxRates = [(rate, at(0))].into_iter().collect();
     let listed = resolve_base_price(
         &book(),
         "SHOE-42",
@@ -362,7 +390,9 @@ fn base_prices_are_listed_or_converted_once() {
         converted.source,
         BasePriceSource::Converted {
             from: Money::new(1_999, Currency::EUR),
-            rate
+            rates: vec![rate],
+            via: None,
+            rates_as_of: at(0),
         }
     );
     assert_eq!(

@@ -4,8 +4,10 @@
 mod aggregates;
 mod evaluator;
 mod evaluator_properties;
+mod fx;
 mod promotion;
 mod promotion_change;
+mod promotion_schedule;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;

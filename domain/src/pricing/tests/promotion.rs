@@ -23,6 +23,8 @@ pub(super) fn create(codes: &[&str]) -> PromotionCommand {
         usage_limit_total: Some(2),
         usage_limit_per_customer: Some(1),
         coupon_codes: codes.iter().map(|c| c.to_string()).collect(),
+        activate_at_start: false,
+        now: at(-2),
     }
 }
 
@@ -304,6 +306,7 @@ fn every_promotion_event_round_trips() {
                 usage_limit_per_customer: Some(3),
                 changed_at: at(1),
             },
+            PromotionEvent::PromotionActivationScheduled { activate_at: at(0) },
         ],
         PromotionEvent::EVENT_TYPES,
     );
