@@ -183,6 +183,11 @@ impl RelayHandle {
 
 impl TestApp {
     pub async fn spawn() -> anyhow::Result<Self> {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A deployment whose command service also gets `commands_env` (settings under test).
+    pub async fn spawn_with(commands_env: &[(&'static str, String)]) -> anyhow::Result<Self> {
         let suffix = Uuid::new_v4().simple().to_string();
         let database_url = format!(
             "{}/shopcore_e2e_{suffix}",
@@ -213,6 +218,7 @@ impl TestApp {
         let mut envs = common.clone();
         envs.push(("GRPC_ADDR", "127.0.0.1:0".into()));
         envs.push(("COMMANDS_METRICS_ADDR", "127.0.0.1:0".into()));
+        envs.extend(commands_env.iter().cloned());
         let (commands, listening) =
             spawn_line("shopcore-commands", &[], &envs, "grpc_addr").await?;
         let grpc_addr = field(&listening, "grpc_addr")?;

@@ -680,3 +680,47 @@ async fn bad_queries_name_their_field_and_access_is_checked() -> anyhow::Result<
     }
     app.cleanup().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_converted_with_an_old_rate_says_it_is_stale() -> anyhow::Result<()> {
+    let app = TestApp::spawn_with(&[("FX_STALE_AFTER_SECONDS", "2".to_owned())]).await?;
+    let mut c = clients(&app).await?;
+    let (_, at) = priced_catalog(&app, &mut c).await?;
+    let ask = |currency| get(context("TR-42", Some(currency)), &at, false);
+    let fresh = c.prices.get_price(app.grpc(ask("USD"))).await?.into_inner();
+    assert!(!fresh.stale, "a rate set just now is fresh");
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let old = c.prices.get_price(app.grpc(ask("USD"))).await?.into_inner();
+    assert!(old.stale, "the EUR→USD rate is older than 2 s");
+    assert_eq!(
+        money(old.unit_price.as_ref()),
+        (10_842, "USD".into()),
+        "still priced: the caller decides"
+    );
+    let listed = c.prices.get_price(app.grpc(ask("EUR"))).await?.into_inner();
+    assert!(!listed.stale, "a listed price uses no rate");
+    // A new rate makes USD prices fresh again, at once for a reader naming its position.
+    let rate = c
+        .rates
+        .set_fx_rate(app.grpc(pb::SetFxRateRequest {
+            base: "EUR".into(),
+            quote: "USD".into(),
+            rate: "1.0850".into(),
+            source: "test".into(),
+            options: None,
+        }))
+        .await?
+        .into_inner();
+    let renewed = c
+        .prices
+        .get_price(app.grpc(get(
+            context("TR-42", Some("USD")),
+            &position(rate.result.as_ref()),
+            false,
+        )))
+        .await?
+        .into_inner();
+    assert!(!renewed.stale);
+    assert_eq!(money(renewed.unit_price.as_ref()), (10_850, "USD".into()));
+    app.cleanup().await
+}
