@@ -428,12 +428,12 @@ async fn prices_follow_every_rule_change_at_once() -> anyhow::Result<()> {
 async fn bad_queries_name_their_field_and_access_is_checked() -> anyhow::Result<()> {
     let app = TestApp::spawn().await?;
     let mut c = clients(&app).await?;
-    let (book_id, _) = priced_catalog(&app, &mut c).await?;
+    let (book_id, written) = priced_catalog(&app, &mut c).await?;
 
     let with = |change: &dyn Fn(&mut pb::PriceContext)| {
         let mut ctx = context("TR-42", None);
         change(&mut ctx);
-        get(ctx, "", false)
+        get(ctx, &written, false)
     };
     let long_segments: Vec<String> = (0..33).map(|n| format!("s{n}")).collect();
     let cases: Vec<(&str, pb::GetPriceRequest, Code, &str)> = vec![
@@ -563,7 +563,7 @@ async fn bad_queries_name_their_field_and_access_is_checked() -> anyhow::Result<
     ctx.customer_segments = vec!["Ünïcødé ✓".into(), "客户".into()];
     let answer = c
         .prices
-        .get_price(app.grpc(get(ctx, "", false)))
+        .get_price(app.grpc(get(ctx, &written, false)))
         .await?
         .into_inner();
     assert_eq!(money(answer.unit_price.as_ref()), (10_000, "EUR".into()));
