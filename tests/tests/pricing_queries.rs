@@ -89,6 +89,17 @@ struct Clients {
     prices: PricingQueriesClient<Channel>,
 }
 
+impl Clients {
+    /// `GetPrice` with the app's admin token.
+    async fn price(
+        &mut self,
+        app: &TestApp,
+        request: pb::GetPriceRequest,
+    ) -> anyhow::Result<pb::PriceAnswer> {
+        Ok(self.prices.get_price(app.grpc(request)).await?.into_inner())
+    }
+}
+
 async fn clients(app: &TestApp) -> anyhow::Result<Clients> {
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", app.grpc_addr))?
         .connect()
@@ -171,10 +182,8 @@ async fn prices_follow_every_rule_change_at_once() -> anyhow::Result<()> {
 
     // No rule yet: the listed price; the catalog's categories are known to the index.
     let answer = c
-        .prices
-        .get_price(app.grpc(get(context("TR-42", None), &at, false)))
-        .await?
-        .into_inner();
+        .price(&app, get(context("TR-42", None), &at, false))
+        .await?;
     assert_eq!(money(answer.unit_price.as_ref()), (10_000, "EUR".into()));
     assert_eq!(money(answer.line_total.as_ref()), (20_000, "EUR".into()));
     assert_eq!(answer.categories, vec!["shoes".to_owned()]);
@@ -209,23 +218,22 @@ async fn prices_follow_every_rule_change_at_once() -> anyhow::Result<()> {
         .map(|r| r.aggregate_id.clone())
         .unwrap_or_default();
     let answer = c
-        .prices
-        .get_price(app.grpc(get(
-            context("TR-42", None),
-            &position(sku_rule.result.as_ref()),
-            false,
-        )))
-        .await?
-        .into_inner();
+        .price(
+            &app,
+            get(
+                context("TR-42", None),
+                &position(sku_rule.result.as_ref()),
+                false,
+            ),
+        )
+        .await?;
     assert_eq!(money(answer.unit_price.as_ref()), (9_000, "EUR".into()));
     assert_eq!(answer.applied_rules, vec![sku_rule_id.clone()]);
 
     // In USD: the base price is converted once, half-even, then the rule applies.
     let answer = c
-        .prices
-        .get_price(app.grpc(get(context("TR-42", Some("USD")), "", false)))
-        .await?
-        .into_inner();
+        .price(&app, get(context("TR-42", Some("USD")), "", false))
+        .await?;
     let base = answer.base.clone().unwrap_or_default();
     assert_eq!(base.source, "converted");
     assert_eq!(money(base.price.as_ref()), (10_842, "USD".into()));
@@ -261,10 +269,11 @@ async fn prices_follow_every_rule_change_at_once() -> anyhow::Result<()> {
     let mut as_vip = context("TR-42", None);
     as_vip.customer_segments = vec!["VIP".into(), "VIP".into()];
     let answer = c
-        .prices
-        .get_price(app.grpc(get(as_vip, &position(category_rule.result.as_ref()), true)))
-        .await?
-        .into_inner();
+        .price(
+            &app,
+            get(as_vip, &position(category_rule.result.as_ref()), true),
+        )
+        .await?;
     assert_eq!(money(answer.unit_price.as_ref()), (8_500, "EUR".into()));
     let explained: Vec<(&str, &str, &str, &str)> = answer
         .explanation
@@ -287,11 +296,7 @@ async fn prices_follow_every_rule_change_at_once() -> anyhow::Result<()> {
     );
     assert_eq!(answer.explanation[1].name, "VIP shoes");
     // Not a VIP: the category rule is a candidate that did not match, and says why.
-    let answer = c
-        .prices
-        .get_price(app.grpc(get(context("TR-42", None), "", true)))
-        .await?
-        .into_inner();
+    let answer = c.price(&app, get(context("TR-42", None), "", true)).await?;
     assert_eq!(
         answer.explanation[1].failed_condition.as_deref(),
         Some("customerSegment")
@@ -314,14 +319,15 @@ async fn prices_follow_every_rule_change_at_once() -> anyhow::Result<()> {
         .await?
         .into_inner();
     let answer = c
-        .prices
-        .get_price(app.grpc(get(
-            context("TR-42", None),
-            &position(changed.result.as_ref()),
-            false,
-        )))
-        .await?
-        .into_inner();
+        .price(
+            &app,
+            get(
+                context("TR-42", None),
+                &position(changed.result.as_ref()),
+                false,
+            ),
+        )
+        .await?;
     assert_eq!(money(answer.unit_price.as_ref()), (8_000, "EUR".into()));
     let removed = c
         .rules
@@ -332,14 +338,15 @@ async fn prices_follow_every_rule_change_at_once() -> anyhow::Result<()> {
         .await?
         .into_inner();
     let answer = c
-        .prices
-        .get_price(app.grpc(get(
-            context("TR-42", None),
-            &position(removed.result.as_ref()),
-            false,
-        )))
-        .await?
-        .into_inner();
+        .price(
+            &app,
+            get(
+                context("TR-42", None),
+                &position(removed.result.as_ref()),
+                false,
+            ),
+        )
+        .await?;
     assert_eq!(money(answer.unit_price.as_ref()), (10_000, "EUR".into()));
     assert!(answer.applied_rules.is_empty());
 
@@ -412,10 +419,8 @@ async fn prices_follow_every_rule_change_at_once() -> anyhow::Result<()> {
         "a simulation writes nothing"
     );
     let live = c
-        .prices
-        .get_price(app.grpc(get(context("TR-42", None), "", false)))
-        .await?
-        .into_inner();
+        .price(&app, get(context("TR-42", None), "", false))
+        .await?;
     assert_eq!(
         money(live.unit_price.as_ref()),
         (10_000, "EUR".into()),
@@ -561,11 +566,7 @@ async fn bad_queries_name_their_field_and_access_is_checked() -> anyhow::Result<
     let mut ctx = context("TR-42", Some("EUR"));
     ctx.price_book_id = Some(book_id);
     ctx.customer_segments = vec!["Ünïcødé ✓".into(), "客户".into()];
-    let answer = c
-        .prices
-        .get_price(app.grpc(get(ctx, &written, false)))
-        .await?
-        .into_inner();
+    let answer = c.price(&app, get(ctx, &written, false)).await?;
     assert_eq!(money(answer.unit_price.as_ref()), (10_000, "EUR".into()));
 
     // Draft rules are checked like saved ones, naming the draft.
@@ -687,17 +688,17 @@ async fn a_price_converted_with_an_old_rate_says_it_is_stale() -> anyhow::Result
     let mut c = clients(&app).await?;
     let (_, at) = priced_catalog(&app, &mut c).await?;
     let ask = |currency| get(context("TR-42", Some(currency)), &at, false);
-    let fresh = c.prices.get_price(app.grpc(ask("USD"))).await?.into_inner();
+    let fresh = c.price(&app, ask("USD")).await?;
     assert!(!fresh.stale, "a rate set just now is fresh");
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
-    let old = c.prices.get_price(app.grpc(ask("USD"))).await?.into_inner();
+    let old = c.price(&app, ask("USD")).await?;
     assert!(old.stale, "the EUR→USD rate is older than 2 s");
     assert_eq!(
         money(old.unit_price.as_ref()),
         (10_842, "USD".into()),
         "still priced: the caller decides"
     );
-    let listed = c.prices.get_price(app.grpc(ask("EUR"))).await?.into_inner();
+    let listed = c.price(&app, ask("EUR")).await?;
     assert!(!listed.stale, "a listed price uses no rate");
     // A new rate makes USD prices fresh again, at once for a reader naming its position.
     let rate = c
@@ -712,14 +713,15 @@ async fn a_price_converted_with_an_old_rate_says_it_is_stale() -> anyhow::Result
         .await?
         .into_inner();
     let renewed = c
-        .prices
-        .get_price(app.grpc(get(
-            context("TR-42", Some("USD")),
-            &position(rate.result.as_ref()),
-            false,
-        )))
-        .await?
-        .into_inner();
+        .price(
+            &app,
+            get(
+                context("TR-42", Some("USD")),
+                &position(rate.result.as_ref()),
+                false,
+            ),
+        )
+        .await?;
     assert!(!renewed.stale);
     assert_eq!(money(renewed.unit_price.as_ref()), (10_850, "USD".into()));
     app.cleanup().await

@@ -10,7 +10,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use shopcore_auth::scopes::MANAGE_PRODUCTS;
-use shopcore_auth::Principal;
 use shopcore_domain::catalog::{Media, MediaStatus};
 use shopcore_projections::catalog::read_model::{
     AttributeView, MediaUrls, MoneyView, ProductView, VariantView,
@@ -335,23 +334,14 @@ impl axum::extract::FromRequestParts<AppState> for CatalogWriter {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Problem> {
-        let missing = || Problem::unauthenticated(&shopcore_auth::AuthError::Missing);
-        let principal = parts.extensions.get::<Principal>().ok_or_else(missing)?;
+        let (principal, token, correlation) = super::caller_parts(parts)?;
         principal
             .platform(MANAGE_PRODUCTS)
             .map_err(Problem::forbidden)?;
         Ok(Self {
             state: state.clone(),
-            token: parts
-                .extensions
-                .get::<BearerToken>()
-                .cloned()
-                .ok_or_else(missing)?,
-            correlation: parts
-                .extensions
-                .get::<CorrelationId>()
-                .cloned()
-                .unwrap_or_else(|| CorrelationId(Uuid::now_v7().to_string(), None)),
+            token,
+            correlation,
         })
     }
 }

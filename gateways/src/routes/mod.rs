@@ -32,7 +32,34 @@ use shopcore_proto::pricing::v1::promotion_commands_client::PromotionCommandsCli
 use shopcore_proto::ErrorCode;
 use tonic::transport::Channel;
 
+use crate::auth::BearerToken;
+use crate::correlation::CorrelationId;
 use crate::problem::Problem;
+
+/// What the authentication and correlation middleware left on a request: the caller's
+/// principal, its bearer token (forwarded to the gRPC services) and the correlation id (a new
+/// one if the middleware did not run). No principal or token: 401.
+pub(crate) fn caller_parts(
+    parts: &axum::http::request::Parts,
+) -> Result<(shopcore_auth::Principal, BearerToken, CorrelationId), Problem> {
+    let missing = || Problem::unauthenticated(&shopcore_auth::AuthError::Missing);
+    let principal = parts
+        .extensions
+        .get::<shopcore_auth::Principal>()
+        .cloned()
+        .ok_or_else(missing)?;
+    let token = parts
+        .extensions
+        .get::<BearerToken>()
+        .cloned()
+        .ok_or_else(missing)?;
+    let correlation = parts
+        .extensions
+        .get::<CorrelationId>()
+        .cloned()
+        .unwrap_or_else(|| CorrelationId(uuid::Uuid::now_v7().to_string(), None));
+    Ok((principal, token, correlation))
+}
 
 /// Response header carrying the log position token of a write (or of what a read returned);
 /// request header a read uses to ask for a read model at least that far.

@@ -193,24 +193,12 @@ impl axum::extract::FromRequestParts<AppState> for PricingCaller {
         parts: &mut axum::http::request::Parts,
         state: &AppState,
     ) -> Result<Self, Problem> {
-        let missing = || Problem::unauthenticated(&shopcore_auth::AuthError::Missing);
+        let (principal, token, correlation) = super::caller_parts(parts)?;
         Ok(Self {
             state: state.clone(),
-            principal: parts
-                .extensions
-                .get::<Principal>()
-                .cloned()
-                .ok_or_else(missing)?,
-            token: parts
-                .extensions
-                .get::<BearerToken>()
-                .cloned()
-                .ok_or_else(missing)?,
-            correlation: parts
-                .extensions
-                .get::<CorrelationId>()
-                .cloned()
-                .unwrap_or_else(|| CorrelationId(Uuid::now_v7().to_string(), None)),
+            principal,
+            correlation,
+            token,
         })
     }
 }
