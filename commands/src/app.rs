@@ -30,7 +30,6 @@ use crate::grpc::pricing::price_rule::PriceRuleService;
 use crate::grpc::pricing::promotion::PromotionService;
 use crate::grpc::taxonomy::CategoryService;
 use crate::pricing_query::service::PricingQueryService;
-use crate::pricing_query::PricingQueries;
 use crate::settings::CommandSettings;
 
 /// Creates the event store database when missing and runs its migrations. The command service
@@ -126,17 +125,8 @@ impl CommandApp {
             .set_serving::<PricingQueriesServer<PricingQueryService>>()
             .await;
         let log = shopcore_event_store::GlobalLog::new(self.store.pool().clone());
-        let pricing = Arc::new(PricingQueries::new(
-            log.clone(),
-            self.settings.pricing_index_batch_size,
-            self.settings.fx_base()?,
-        ));
-        let pricing_service = PricingQueryService::new(
-            pricing.index().clone(),
-            log,
-            std::time::Duration::from_millis(self.settings.pricing_read_your_writes_timeout_ms),
-            std::time::Duration::from_secs(self.settings.fx_stale_after_seconds),
-        );
+        let (pricing, answers) = self.settings.pricing.build(log)?;
+        let pricing_service = PricingQueryService::new(answers);
         let (stop_pricing, pricing_stopped) = tokio::sync::watch::channel(false);
         let pricing_task = tokio::spawn({
             let pricing = pricing.clone();

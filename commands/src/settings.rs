@@ -45,38 +45,12 @@ pub struct CommandSettings {
     /// Bearer token verification (every command needs a token).
     #[command(flatten)]
     pub auth: shopcore_auth::AuthSettings,
-    /// How long a price query naming `min_position` waits for the pricing index, in ms.
-    #[arg(
-        long,
-        env = "PRICING_READ_YOUR_WRITES_TIMEOUT_MS",
-        default_value_t = 5000
-    )]
-    pub pricing_read_your_writes_timeout_ms: u64,
-    /// A price converted with a rate older than this many seconds is marked `stale`.
-    #[arg(long, env = "FX_STALE_AFTER_SECONDS", default_value_t = 345_600)]
-    pub fx_stale_after_seconds: u64,
-    /// The currency cross rates go through (A→base→B when no A–B rate is known); empty: none.
-    #[arg(long, env = "FX_BASE_CURRENCY", default_value = "EUR")]
-    pub fx_base_currency: String,
-    /// Events the pricing index reads per batch from the log.
-    #[arg(long, env = "PRICING_INDEX_BATCH_SIZE", default_value_t = 1000)]
-    pub pricing_index_batch_size: u32,
+    /// The pricing index and its queries (`PRICING_*`, `FX_*`).
+    #[command(flatten)]
+    pub pricing: shopcore_pricing_index::settings::PricingIndexSettings,
 }
 
 impl CommandSettings {
-    /// `FX_BASE_CURRENCY` as a currency (`None` when empty).
-    pub fn fx_base(&self) -> anyhow::Result<Option<shopcore_domain::money::Currency>> {
-        let code = self.fx_base_currency.trim();
-        if code.is_empty() {
-            return Ok(None);
-        }
-        shopcore_domain::money::Currency::parse(code)
-            .map(Some)
-            .map_err(|_| {
-                anyhow::anyhow!("FX_BASE_CURRENCY: {code:?} is not a supported ISO 4217 code")
-            })
-    }
-
     /// How the write path connects to the event store.
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
@@ -108,13 +82,7 @@ impl std::fmt::Debug for CommandSettings {
                 &self.idempotency_retention_hours,
             )
             .field("auth", &self.auth)
-            .field(
-                "pricing_read_your_writes_timeout_ms",
-                &self.pricing_read_your_writes_timeout_ms,
-            )
-            .field("fx_stale_after_seconds", &self.fx_stale_after_seconds)
-            .field("pricing_index_batch_size", &self.pricing_index_batch_size)
-            .field("fx_base_currency", &self.fx_base_currency)
+            .field("pricing", &self.pricing)
             .finish()
     }
 }

@@ -18,7 +18,6 @@ use shopcore_proto::catalog::v1::category_commands_client::CategoryCommandsClien
 use shopcore_proto::catalog::v1::product_commands_client::ProductCommandsClient;
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
 use shopcore_proto::pricing::v1::price_rule_commands_client::PriceRuleCommandsClient;
-use shopcore_proto::pricing::v1::pricing_queries_client::PricingQueriesClient;
 use shopcore_proto::pricing::v1::promotion_commands_client::PromotionCommandsClient;
 use tokio::net::TcpListener;
 use tonic::transport::Endpoint;
@@ -28,9 +27,6 @@ use crate::routes::{
     pricing, promotions, AppState,
 };
 use crate::settings::GatewaySettings;
-
-/// HTTP/2 connections the gateway keeps to the pricing query service.
-const PRICING_CONNECTIONS: usize = 4;
 
 /// A bound, ready-to-serve gateway.
 pub struct GatewayApp {
@@ -49,18 +45,15 @@ impl GatewayApp {
             .timeout(Duration::from_secs(10))
             .tcp_nodelay(true);
         let channel = endpoint.connect_lazy();
-        // Price queries are the hot read path: spread over a few HTTP/2 connections instead of
-        // queueing every request behind one connection's lock.
-        let pricing_channel = tonic::transport::Channel::balance_list(std::iter::repeat_n(
-            endpoint,
-            PRICING_CONNECTIONS,
-        ));
         // The gateway migrates nothing: it waits for the schemas' owners (the command service,
         // the projections process) and fails saying what to run if they stay behind.
         let patience = Duration::from_secs(60);
         let log = connect_event_log(&settings.database_url, patience).await?;
         let mysql = connect_mysql_checked(&settings.mysql_url, patience).await?;
         let redis = connect_redis(&settings.redis_url).await?;
+        // Prices are the hot read path: answered from this process's own replica of the pricing
+        // index (a gRPC hop to the command service's cost five times the gateway's own work).
+        let (pricing_index, pricing) = settings.pricing.build(log.clone())?;
         let catalog = CatalogReadModel::new(
             CouchDb::new(&settings.couchdb_url, &settings.couchdb_catalog_db)?,
             mysql.clone(),
@@ -79,7 +72,8 @@ impl GatewayApp {
             customers: CustomerCommandsClient::new(channel.clone()),
             products: ProductCommandsClient::new(channel.clone()),
             categories: CategoryCommandsClient::new(channel.clone()),
-            pricing_queries: PricingQueriesClient::new(pricing_channel),
+            pricing,
+            pricing_index,
             price_rules: PriceRuleCommandsClient::new(channel.clone()),
             promotions: PromotionCommandsClient::new(channel.clone()),
             pricing_reads: PricingReadModel::new(mysql.clone()),
@@ -120,10 +114,19 @@ impl GatewayApp {
                 tracing::debug!(%error, "TCP_NODELAY not set");
             }
         });
-        axum::serve(listener, router(self.state, self.verifier))
+        // The pricing index replica follows the log until the server has stopped.
+        let (stop_index, index_stopped) = tokio::sync::watch::channel(false);
+        let index = tokio::spawn({
+            let index = self.state.pricing_index.clone();
+            async move { index.run(index_stopped).await }
+        });
+        let served = axum::serve(listener, router(self.state, self.verifier))
             .with_graceful_shutdown(shutdown)
             .await
-            .context("while serving HTTP")
+            .context("while serving HTTP");
+        let _ = stop_index.send(true);
+        let _ = index.await;
+        served
     }
 }
 

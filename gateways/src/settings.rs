@@ -15,7 +15,7 @@ pub struct GatewaySettings {
     #[arg(long, env = "COMMANDS_URL", default_value = "http://127.0.0.1:50051")]
     pub commands_url: String,
     /// The Postgres event store, read only: to tell whether a `Shopcore-Min-Position` names an
-    /// event of the log.
+    /// event of the log, and to feed the pricing index replica.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -56,6 +56,10 @@ pub struct GatewaySettings {
     /// Bearer token verification.
     #[command(flatten)]
     pub auth: shopcore_auth::AuthSettings,
+    /// The gateway's replica of the pricing index (`PRICING_*`, `FX_*`, as the command
+    /// service's).
+    #[command(flatten)]
+    pub pricing: shopcore_pricing_index::settings::PricingIndexSettings,
 }
 
 impl std::fmt::Debug for GatewaySettings {
@@ -76,6 +80,7 @@ impl std::fmt::Debug for GatewaySettings {
                 &self.read_your_writes_timeout_ms,
             )
             .field("auth", &self.auth)
+            .field("pricing", &self.pricing)
             .finish()
     }
 }

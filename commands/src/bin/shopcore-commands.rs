@@ -242,7 +242,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::FxProvider { provider } => fx::process::run_provider(provider).await,
         Command::CurrencyRateSync { mut sync } => {
-            sync.stale_after = Duration::from_secs(cli.settings.fx_stale_after_seconds);
+            sync.stale_after = Duration::from_secs(cli.settings.pricing.fx_stale_after_seconds);
             fx::process::run_sync(&cli.settings, sync).await
         }
         Command::Events {

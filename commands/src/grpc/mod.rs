@@ -65,19 +65,7 @@ pub fn command_context(
     Ok(context)
 }
 
-/// A UUID field of a request, or `INVALID_ARGUMENT` naming it.
-pub fn parse_uuid(value: &str, field: &str) -> Result<Uuid, tonic::Status> {
-    Uuid::parse_str(value.trim()).map_err(|_| invalid(field, "must be a UUID"))
-}
-
-pub fn invalid(field: &str, reason: &str) -> tonic::Status {
-    error_status(
-        ErrorCode::InvalidArgument,
-        format!("{field}: {reason}"),
-        Some(field),
-        None,
-    )
-}
+pub use shopcore_pricing_index::wire::{invalid, parse_uuid};
 
 /// The reply of a successful command.
 pub fn command_result<A>(

@@ -1,4 +1,5 @@
-//! `/healthz` (the process is up), `/readyz` (its stores and the command service answer) and
+//! `/healthz` (the process is up), `/readyz` (its stores and the command service answer; the
+//! pricing index replica's progress) and
 //! `/metrics` (Prometheus).
 
 use axum::extract::State;
@@ -46,7 +47,7 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         ("commands", commands),
     ];
     let ready = checks.iter().all(|(_, r)| r.is_ok());
-    let body: serde_json::Map<String, serde_json::Value> = checks
+    let mut body: serde_json::Map<String, serde_json::Value> = checks
         .into_iter()
         .map(|(name, result)| {
             (
@@ -55,6 +56,18 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             )
         })
         .collect();
+    // Prices wait for the index replica to load the log (they answer 503 until then); the
+    // other routes do not, so it is reported, not required.
+    let tail = state
+        .pricing_index
+        .status()
+        .read()
+        .map(|s| s.for_readiness())
+        .unwrap_or_default();
+    body.insert(
+        "pricingIndex".to_owned(),
+        json!({ "loaded": state.pricing_index.index().progress().ready, "tail": tail }),
+    );
     let status = if ready {
         StatusCode::OK
     } else {

@@ -27,7 +27,6 @@ use shopcore_proto::catalog::v1::category_commands_client::CategoryCommandsClien
 use shopcore_proto::catalog::v1::product_commands_client::ProductCommandsClient;
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
 use shopcore_proto::pricing::v1::price_rule_commands_client::PriceRuleCommandsClient;
-use shopcore_proto::pricing::v1::pricing_queries_client::PricingQueriesClient;
 use shopcore_proto::pricing::v1::promotion_commands_client::PromotionCommandsClient;
 use shopcore_proto::ErrorCode;
 use tonic::transport::Channel;
@@ -73,8 +72,10 @@ pub struct AppState {
     pub products: ProductCommandsClient<Channel>,
     pub categories: CategoryCommandsClient<Channel>,
     pub health: tonic_health::pb::health_client::HealthClient<Channel>,
-    /// The pricing query service (on the command service's address).
-    pub pricing_queries: PricingQueriesClient<Channel>,
+    /// Price queries, answered from this process's replica of the pricing index.
+    pub pricing: shopcore_pricing_index::answer::PricingAnswers,
+    /// The replica's progress and tail status (for `/readyz`).
+    pub pricing_index: std::sync::Arc<shopcore_pricing_index::PricingQueries>,
     pub price_rules: PriceRuleCommandsClient<Channel>,
     pub promotions: PromotionCommandsClient<Channel>,
     /// Price books, rules and promotions as the `pricing_mysql` projector keeps them.

@@ -1,11 +1,12 @@
-//! `GET /pricing/{sku}` and `POST /pricing/{sku}/simulate`: prices answered by the pricing
-//! query service (`PricingQueries` over gRPC, on the command service's address), and what the
+//! `GET /pricing/{sku}` and `POST /pricing/{sku}/simulate`: prices answered in-process by the
+//! gateway's replica of the pricing index (`shopcore_pricing_index`, the code the command
+//! service's `PricingQueries` answers with, following the same log), and what the
 //! other pricing routes share — the caller, the checks of a price context (its values in
 //! `pricing_input`, the answer in `price_answers`), the names a problem gives the fields of
 //! each surface, waiting for the pricing read model.
 //!
 //! A price context is checked here exactly as the OpenAPI document states it, then once more
-//! by the query service, whose refusals name the same fields. Prices may be asked with any token that has `view_prices`
+//! by the index's queries, whose refusals name the same fields. Prices may be asked with any token that has `view_prices`
 //! (a storefront session too); simulation, which shows the rule book, needs a platform token.
 
 use std::collections::BTreeSet;
@@ -24,7 +25,6 @@ use shopcore_proto::pricing::v1 as pb;
 use shopcore_proto::ErrorCode;
 use uuid::Uuid;
 
-use super::customers::call;
 use super::price_answers::answered;
 pub use super::price_answers::{BasePriceAnswerView, PriceAnswerView, RuleVerdictView};
 use super::price_rules::PriceRuleBody;
@@ -37,8 +37,7 @@ use crate::correlation::CorrelationId;
 use crate::problem::{ApiJson, ApiPath, Problem};
 
 /// Limits of a price context, as the pricing query service enforces them
-/// (`shopcore_commands::pricing_query::service`; `tests/tests/pricing_api.rs` checks they
-/// agree).
+/// (`shopcore_pricing_index::answer`; `tests/tests/pricing_api.rs` checks they agree).
 pub const MAX_QUANTITY: u32 = 1_000_000;
 pub const MAX_SEGMENTS: usize = 32;
 pub const MAX_SEGMENT_CHARS: usize = 64;
@@ -204,34 +203,34 @@ impl axum::extract::FromRequestParts<AppState> for PricingCaller {
 }
 
 impl PricingCaller {
-    /// Prices through the query service.
+    /// Prices from the index (any token with `view_prices`).
     pub(crate) async fn get_price(
         &self,
         request: pb::GetPriceRequest,
     ) -> Result<pb::PriceAnswer, Problem> {
-        call(
-            &self.state.pricing_queries,
-            &self.correlation,
-            &self.token,
-            request,
-            |mut c, r| async move { c.get_price(r).await },
-        )
-        .await
+        self.principal
+            .require(VIEW_PRICES)
+            .map_err(Problem::forbidden)?;
+        self.state
+            .pricing
+            .get_price(request)
+            .await
+            .map_err(|status| Problem::from_status(&status))
     }
 
-    /// Simulates through the query service.
+    /// Simulates on the index (any token with `view_prices`; the routes ask for more).
     pub(crate) async fn simulate(
         &self,
         request: pb::SimulateRequest,
     ) -> Result<pb::PriceAnswer, Problem> {
-        call(
-            &self.state.pricing_queries,
-            &self.correlation,
-            &self.token,
-            request,
-            |mut c, r| async move { c.simulate(r).await },
-        )
-        .await
+        self.principal
+            .require(VIEW_PRICES)
+            .map_err(Problem::forbidden)?;
+        self.state
+            .pricing
+            .simulate(request)
+            .await
+            .map_err(|status| Problem::from_status(&status))
     }
 
     /// Back-office reads (rules, promotions, books, simulation): a platform token with

@@ -7,16 +7,15 @@ use tonic::{Request, Response, Status};
 
 use cqrs_es::Aggregate as _;
 use shopcore_domain::pricing::{
-    PriceRule, PriceRuleCommand, PriceRuleDefinition, RuleAction, RuleConditions, RuleTargets,
-    EVENT_SCHEMA_VERSION,
+    PriceRule, PriceRuleCommand, PriceRuleDefinition, EVENT_SCHEMA_VERSION,
 };
 use shopcore_event_store::snapshot::SnapshotPolicy;
 use shopcore_event_store::EventStore;
 use shopcore_proto::pricing::v1 as pb;
 use shopcore_proto::pricing::v1::price_rule_commands_server::PriceRuleCommands;
 
-use super::{currency, instant, instant_to_pb, money, money_to_pb, percent, run};
-use crate::grpc::{command_requests, command_result, invalid, new_id, parse_uuid};
+use super::{action_to_pb, definition_from_pb, instant_to_pb, run};
+use crate::grpc::{command_requests, command_result, new_id, parse_uuid};
 use crate::pipeline::{CommandOutcome, CommandPipeline};
 
 /// Snapshots of price rules: every 50 events (a rule changes rarely).
@@ -41,75 +40,6 @@ impl PriceRuleService {
         Self {
             pipeline: price_rule_pipeline(store),
         }
-    }
-}
-
-/// The domain's definition of a wire definition; parse errors name the field as the domain
-/// does (`conditions.validFrom`, `action.price`).
-pub(crate) fn definition_from_pb(
-    definition: Option<pb::PriceRuleDefinition>,
-) -> Result<PriceRuleDefinition, Status> {
-    let definition = definition.ok_or_else(|| invalid("definition", "is required"))?;
-    let targets = definition.targets.unwrap_or_default();
-    let conditions = definition.conditions.unwrap_or_default();
-    let action = match definition.action.and_then(|a| a.action) {
-        None => {
-            return Err(invalid(
-                "action",
-                "is required: setPrice, percentOff or amountOff",
-            ))
-        }
-        Some(pb::rule_action::Action::SetPrice(price)) => RuleAction::SetPrice {
-            price: money(Some(price), "action.price")?,
-        },
-        Some(pb::rule_action::Action::PercentOff(text)) => RuleAction::PercentOff {
-            percent: percent(&text, "action.percent")?,
-        },
-        Some(pb::rule_action::Action::AmountOff(amount)) => RuleAction::AmountOff {
-            amount: money(Some(amount), "action.amount")?,
-        },
-    };
-    Ok(PriceRuleDefinition {
-        name: definition.name,
-        targets: RuleTargets {
-            skus: targets.skus.into_iter().collect(),
-            categories: targets.categories.into_iter().collect(),
-        },
-        priority: definition.priority,
-        conditions: RuleConditions {
-            customer_segments: conditions.customer_segments.into_iter().collect(),
-            channels: conditions.channels.into_iter().collect(),
-            regions: conditions.regions.into_iter().collect(),
-            currency: conditions
-                .currency
-                .map(|c| currency(&c, "conditions.currency"))
-                .transpose()?,
-            valid_from: conditions
-                .valid_from
-                .map(|t| instant(&t, "conditions.validFrom"))
-                .transpose()?,
-            valid_until: conditions
-                .valid_until
-                .map(|t| instant(&t, "conditions.validUntil"))
-                .transpose()?,
-            min_quantity: conditions.min_quantity,
-        },
-        action,
-        exclusive: definition.exclusive,
-    })
-}
-
-/// A rule's action on the wire.
-pub(crate) fn action_to_pb(action: RuleAction) -> pb::RuleAction {
-    let action = match action {
-        RuleAction::SetPrice { price } => pb::rule_action::Action::SetPrice(money_to_pb(price)),
-        RuleAction::PercentOff { percent } => {
-            pb::rule_action::Action::PercentOff(percent.to_decimal_string())
-        }
-        RuleAction::AmountOff { amount } => pb::rule_action::Action::AmountOff(money_to_pb(amount)),
-    };
-    pb::RuleAction {
-        action: Some(action),
     }
 }
 
