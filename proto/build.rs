@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/shopcore/catalog/v1/catalog.proto",
         "proto/shopcore/pricing/v1/pricing.proto",
         "proto/shopcore/pricing/v1/pricing_queries.proto",
+        "proto/shopcore/cart/v1/cart.proto",
     ];
     for file in &files {
         println!("cargo:rerun-if-changed={file}");

@@ -133,6 +133,8 @@ impl CommandError {
                 DomainErrorKind::Conflict => ErrorCode::Conflict,
                 DomainErrorKind::FailedPrecondition => ErrorCode::FailedPrecondition,
                 DomainErrorKind::Unavailable => ErrorCode::Unavailable,
+                DomainErrorKind::Gone => ErrorCode::Gone,
+                DomainErrorKind::PricesChanged => ErrorCode::PricesChanged,
             },
             Self::VersionConflict { .. } => ErrorCode::VersionConflict,
             Self::UniqueViolation { .. } => ErrorCode::Conflict,

@@ -14,4 +14,10 @@ pub enum DomainErrorKind {
     FailedPrecondition,
     /// A service the domain asked (a lookup) did not answer; retrying later may succeed.
     Unavailable,
+    /// The aggregate has ended for good and takes no more changes, e.g. an expired cart
+    /// (gRPC `FAILED_PRECONDITION` with code `gone`, HTTP 410).
+    Gone,
+    /// Prices the caller did not see yet would apply; it may accept them and retry (gRPC
+    /// `FAILED_PRECONDITION` with code `prices-changed`, HTTP 409).
+    PricesChanged,
 }

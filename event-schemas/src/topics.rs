@@ -149,8 +149,11 @@ pub const TOPICS: &[TopicSpec] = &[
             "CartCouponApplied",
             "CartCouponRemoved",
             "CartExpired",
+            "CartCustomerAssigned",
+            "CartLinesMerged",
+            "CartMerged",
         ],
-        description: "A cart was created, a line's quantity changed or a line was removed, a coupon was applied or removed, or the cart expired.",
+        description: "A cart was created, a line's quantity changed or a line was removed, a coupon was applied or removed, the cart expired, or an anonymous cart was given to a customer or merged into the customer's cart at sign-in.",
     },
 ];
 

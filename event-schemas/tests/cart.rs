@@ -4,7 +4,9 @@ mod support;
 
 use apache_avro::types::Value;
 use chrono::{Duration, TimeZone, Utc};
-use shopcore_domain::cart::{AppliedCoupon, CartEvent, CheckedOutLine, PriceChange, PriceSnapshot};
+use shopcore_domain::cart::{
+    AppliedCoupon, CartEvent, CheckedOutLine, MergedLine, PriceChange, PriceSnapshot,
+};
 use shopcore_domain::money::{Currency, Money, Percent};
 use shopcore_domain::pricing::Discount;
 use support::{field, items, null, s, some};
@@ -42,10 +44,11 @@ fn every_cart_event_round_trips_through_its_topic_schemas() {
             percent: Percent::from_basis_points(1000).unwrap(),
         },
     };
+    let ten_percent_again = ten_percent.clone();
     let events = vec![
         CartEvent::CartCreated {
             cart_id: cart,
-            session_token: "sess-secret".into(),
+            session_token_hash: shopcore_domain::cart::session_token_hash("sess-secret"),
             customer_id: None,
             currency: Currency::EUR,
             channel: Some("web".into()),
@@ -139,6 +142,26 @@ fn every_cart_event_round_trips_through_its_topic_schemas() {
         CartEvent::CartExpired {
             expired_at: expires,
         },
+        CartEvent::CartCustomerAssigned {
+            customer_id: customer,
+            expires_at: expires,
+        },
+        CartEvent::CartLinesMerged {
+            from_cart_id: promotion,
+            lines: vec![MergedLine {
+                sku: "TEE-RED-M".into(),
+                quantity: 1,
+                line_quantity: 4,
+                price: snapshot(1800, 2000, vec![rule]),
+            }],
+            left_out: vec!["MUG".into()],
+            coupon: Some(ten_percent_again.clone()),
+            expires_at: expires,
+        },
+        CartEvent::CartMerged {
+            into_cart_id: customer,
+            merged_at: now,
+        },
     ];
     let decoded = support::round_trip("cart", &cart.to_string(), CartEvent::EVENT_TYPES, &events);
 
@@ -228,4 +251,16 @@ fn every_cart_event_round_trips_through_its_topic_schemas() {
     assert_eq!(bare.get("lines"), &Value::Array(vec![]));
 
     assert_eq!(decoded[9].record, "CartExpired");
+
+    let assigned = &decoded[10];
+    assert_eq!(assigned.topic, "cart.updated");
+    assert_eq!(assigned.get("customerId"), &Value::Uuid(customer));
+    let merged = &decoded[11];
+    assert_eq!(merged.get("fromCartId"), &Value::Uuid(promotion));
+    let line = &items(merged.get("lines"))[0];
+    assert_eq!(field(line, "lineQuantity"), &Value::Long(4));
+    assert_eq!(field(field(line, "price"), "unitPrice"), &money(1800));
+    assert_eq!(merged.get("leftOut"), &Value::Array(vec![s("MUG")]));
+    assert_eq!(field(merged.get("coupon"), "code"), &s("WELCOME10"));
+    assert_eq!(decoded[12].get("intoCartId"), &Value::Uuid(customer));
 }

@@ -55,6 +55,8 @@ impl Problem {
             ErrorCode::Unauthenticated => "Unauthorized",
             ErrorCode::PermissionDenied => "Forbidden",
             ErrorCode::Unprocessable => "Unprocessable request",
+            ErrorCode::Gone => "Gone",
+            ErrorCode::PricesChanged => "Prices changed",
         };
         let problem_type = match code {
             ErrorCode::InvalidArgument => "https://shopcore.dev/problems/invalid-argument",
@@ -67,6 +69,8 @@ impl Problem {
             ErrorCode::Unauthenticated => "https://shopcore.dev/problems/unauthenticated",
             ErrorCode::PermissionDenied => "https://shopcore.dev/problems/permission-denied",
             ErrorCode::Unprocessable => "https://shopcore.dev/problems/unprocessable",
+            ErrorCode::Gone => "https://shopcore.dev/problems/gone",
+            ErrorCode::PricesChanged => "https://shopcore.dev/problems/prices-changed",
         };
         Self {
             problem_type,

@@ -24,10 +24,14 @@ pub enum ErrorCode {
     PermissionDenied,
     /// Well-formed, but refused as it stands: an idempotency key reused with another request.
     Unprocessable,
+    /// The resource existed and has ended for good (an expired cart): HTTP 410.
+    Gone,
+    /// A checkout found prices other than the cart's and was not told to accept them.
+    PricesChanged,
 }
 
 impl ErrorCode {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::InvalidArgument,
         Self::NotFound,
         Self::Conflict,
@@ -38,6 +42,8 @@ impl ErrorCode {
         Self::Unauthenticated,
         Self::PermissionDenied,
         Self::Unprocessable,
+        Self::Gone,
+        Self::PricesChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +58,8 @@ impl ErrorCode {
             Self::Unauthenticated => "unauthenticated",
             Self::PermissionDenied => "permission-denied",
             Self::Unprocessable => "unprocessable",
+            Self::Gone => "gone",
+            Self::PricesChanged => "prices-changed",
         }
     }
 
@@ -71,6 +79,7 @@ impl ErrorCode {
             Self::Unauthenticated => tonic::Code::Unauthenticated,
             Self::PermissionDenied => tonic::Code::PermissionDenied,
             Self::Unprocessable => tonic::Code::InvalidArgument,
+            Self::Gone | Self::PricesChanged => tonic::Code::FailedPrecondition,
         }
     }
 
@@ -78,7 +87,11 @@ impl ErrorCode {
         match self {
             Self::InvalidArgument => 400,
             Self::NotFound => 404,
-            Self::Conflict | Self::VersionConflict | Self::FailedPrecondition => 409,
+            Self::Conflict
+            | Self::VersionConflict
+            | Self::FailedPrecondition
+            | Self::PricesChanged => 409,
+            Self::Gone => 410,
             Self::Unavailable => 503,
             Self::Internal => 500,
             Self::Unauthenticated => 401,

@@ -5,6 +5,7 @@
 //! - [`catalog`]: the `ProductCommands` and `CategoryCommands` services.
 //! - [`pricing`]: the `PriceBookCommands`, `PriceRuleCommands`, `PromotionCommands` and
 //!   `CurrencyRateCommands` services, and the `PricingQueries` service.
+//! - [`cart`]: the `CartCommands` service.
 //! - [`ErrorCode`]: the one error-code enum, mapped to gRPC and HTTP statuses.
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors, for server reflection.
 
@@ -27,6 +28,12 @@ pub mod catalog {
 pub mod pricing {
     pub mod v1 {
         tonic::include_proto!("shopcore.pricing.v1");
+    }
+}
+
+pub mod cart {
+    pub mod v1 {
+        tonic::include_proto!("shopcore.cart.v1");
     }
 }
 

@@ -7,7 +7,8 @@
 //! and no line goes below zero.
 //!
 //! Checkout re-prices every line at its quantity, re-checks the coupon against the new
-//! subtotal, and reports each unit price that changed since the line was priced.
+//! subtotal, and reports each unit price that changed since the line was priced: as a
+//! refusal listing them, unless the caller said it accepts them.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -102,6 +103,7 @@ impl Cart {
     pub(super) async fn decide_checkout(
         &self,
         now: DateTime<Utc>,
+        accept_price_changes: bool,
         services: &CartServices,
     ) -> Result<CartEvent, CartError> {
         let cart = self.ensure_open(now)?;
@@ -122,6 +124,11 @@ impl Cart {
                 });
             }
             repriced.push((sku.as_str(), line.quantity, price));
+        }
+        if !price_changes.is_empty() && !accept_price_changes {
+            return Err(CartError::PricesChanged {
+                changes: price_changes,
+            });
         }
         let undiscounted = compute_totals(
             cart.currency,
@@ -173,6 +180,7 @@ impl Cart {
         }
         match self.status {
             CartStatus::CheckedOut => Err(CartError::CheckedOut),
+            CartStatus::Merged => Err(CartError::Merged),
             CartStatus::Expired => Ok(None),
             CartStatus::Open if self.expires_at.is_some_and(|at| now < at) => {
                 Err(CartError::NotYetExpired)

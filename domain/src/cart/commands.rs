@@ -35,12 +35,31 @@ pub enum CartCommand {
     RemoveCoupon {
         now: DateTime<Utc>,
     },
-    /// Re-prices every line, re-checks the coupon and closes the cart.
+    /// Re-prices every line, re-checks the coupon and closes the cart. When a unit price
+    /// differs from the one stored with its line, checkout is refused with every difference
+    /// ([`super::CartError::PricesChanged`]) unless `accept_price_changes`, in which case it
+    /// goes through at the new prices and reports them in the event.
     Checkout {
         now: DateTime<Utc>,
+        accept_price_changes: bool,
     },
     /// Closes a cart whose `expiresAt` has passed (an expired cart: no change).
     Expire {
+        now: DateTime<Utc>,
+    },
+    /// Gives an anonymous cart to the customer who signed in (see [`super::merge`]).
+    AssignCustomer {
+        customer_id: Uuid,
+        now: DateTime<Utc>,
+    },
+    /// Adds an anonymous cart's lines (and coupon) to this, the customer's cart.
+    MergeFrom {
+        source: super::merge::MergeSource,
+        now: DateTime<Utc>,
+    },
+    /// Closes an anonymous cart whose lines went into `into_cart_id`.
+    MarkMerged {
+        into_cart_id: Uuid,
         now: DateTime<Utc>,
     },
 }
@@ -49,7 +68,8 @@ pub enum CartCommand {
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCart {
     pub cart_id: Uuid,
-    /// The shopper's session, for `GET /carts/by-session/{token}`.
+    /// The shopper's session, for `GET /carts/by-session/{token}`: a bearer secret, of which
+    /// only the hash is recorded.
     pub session_token: String,
     pub customer_id: Option<Uuid>,
     pub currency: Currency,

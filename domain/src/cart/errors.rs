@@ -1,6 +1,7 @@
 //! Why a cart command was rejected.
 
 use crate::error_kind::DomainErrorKind;
+use super::events::PriceChange;
 use crate::money::{Currency, MoneyError};
 
 /// A rejected cart command. Each message names the field at fault.
@@ -16,6 +17,10 @@ pub enum CartError {
     CheckedOut,
     #[error("cart has expired")]
     Expired,
+    #[error("cart was merged into another cart and can no longer change")]
+    Merged,
+    #[error("customerId: the cart belongs to another customer")]
+    OtherCustomer,
     #[error("cart has not expired yet")]
     NotYetExpired,
     #[error("quantity: must be between 1 and {max}")]
@@ -36,6 +41,10 @@ pub enum CartError {
     NoCoupon,
     #[error("cart is empty")]
     EmptyCart,
+    /// Checkout found unit prices other than the lines'; nothing was written. Checking out
+    /// again with the new prices accepted goes through (if they have not moved again).
+    #[error("lines: {} price(s) changed since they were added; accept them to check out", changes.len())]
+    PricesChanged { changes: Vec<PriceChange> },
     #[error("lookup failed: {0}")]
     LookupFailed(String),
     #[error(transparent)]
@@ -61,8 +70,11 @@ impl CartError {
             | Self::NotForSale(_)
             | Self::UnknownCoupon(_) => DomainErrorKind::NotFound,
             Self::AlreadyCreated => DomainErrorKind::Conflict,
+            Self::Expired => DomainErrorKind::Gone,
+            Self::PricesChanged { .. } => DomainErrorKind::PricesChanged,
             Self::CheckedOut
-            | Self::Expired
+            | Self::Merged
+            | Self::OtherCustomer
             | Self::NotYetExpired
             | Self::TooManyLines { .. }
             | Self::CurrencyMismatch { .. }
@@ -80,6 +92,8 @@ impl CartError {
             Self::QuantityOutOfRange { .. } => Some("quantity"),
             Self::TooManyLines { .. } | Self::UnknownItem(_) | Self::NotForSale(_) => Some("sku"),
             Self::CurrencyMismatch { .. } => Some("currency"),
+            Self::PricesChanged { .. } => Some("lines"),
+            Self::OtherCustomer => Some("customerId"),
             Self::UnknownCoupon(_) | Self::CouponNotApplicable { .. } | Self::NoCoupon => {
                 Some("code")
             }

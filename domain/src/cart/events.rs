@@ -60,7 +60,9 @@ pub enum CartEvent {
     #[serde(rename_all = "camelCase")]
     CartCreated {
         cart_id: Uuid,
-        session_token: String,
+        /// SHA-256 of the shopper's session token, hex: the token is a bearer secret and is
+        /// never stored (see [`super::session_token_hash`]).
+        session_token_hash: String,
         customer_id: Option<Uuid>,
         currency: Currency,
         channel: Option<String>,
@@ -117,6 +119,39 @@ pub enum CartEvent {
     },
     #[serde(rename_all = "camelCase")]
     CartExpired { expired_at: DateTime<Utc> },
+    /// An anonymous cart was given to the customer who signed in.
+    #[serde(rename_all = "camelCase")]
+    CartCustomerAssigned {
+        customer_id: Uuid,
+        expires_at: DateTime<Utc>,
+    },
+    /// The lines of the anonymous cart `fromCartId` were added to this one.
+    #[serde(rename_all = "camelCase")]
+    CartLinesMerged {
+        from_cart_id: Uuid,
+        lines: Vec<MergedLine>,
+        /// SKUs not merged because the cart had no room for another line.
+        left_out: Vec<String>,
+        /// The anonymous cart's coupon, carried over (this cart had none).
+        coupon: Option<AppliedCoupon>,
+        expires_at: DateTime<Utc>,
+    },
+    /// This anonymous cart's lines went into `intoCartId`; it is closed.
+    #[serde(rename_all = "camelCase")]
+    CartMerged {
+        into_cart_id: Uuid,
+        merged_at: DateTime<Utc>,
+    },
+}
+
+/// A line a merge added to: `quantity` units more, `lineQuantity` now, priced for the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MergedLine {
+    pub sku: String,
+    pub quantity: u32,
+    pub line_quantity: u32,
+    pub price: PriceSnapshot,
 }
 
 impl CartEvent {
@@ -130,6 +165,9 @@ impl CartEvent {
         "CartCouponRemoved",
         "CartCheckedOut",
         "CartExpired",
+        "CartCustomerAssigned",
+        "CartLinesMerged",
+        "CartMerged",
     ];
 }
 
@@ -144,6 +182,9 @@ impl DomainEvent for CartEvent {
             Self::CartCouponRemoved { .. } => "CartCouponRemoved",
             Self::CartCheckedOut { .. } => "CartCheckedOut",
             Self::CartExpired { .. } => "CartExpired",
+            Self::CartCustomerAssigned { .. } => "CartCustomerAssigned",
+            Self::CartLinesMerged { .. } => "CartLinesMerged",
+            Self::CartMerged { .. } => "CartMerged",
         }
         .to_owned()
     }

@@ -26,7 +26,7 @@ pub(super) struct OpenCart {
     pub currency: Currency,
 }
 
-fn expiry(now: DateTime<Utc>, settings: &CartSettings) -> DateTime<Utc> {
+pub(super) fn expiry(now: DateTime<Utc>, settings: &CartSettings) -> DateTime<Utc> {
     now.checked_add_signed(settings.ttl)
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
@@ -56,6 +56,7 @@ impl Cart {
         match self.status {
             CartStatus::CheckedOut => return Err(CartError::CheckedOut),
             CartStatus::Expired => return Err(CartError::Expired),
+            CartStatus::Merged => return Err(CartError::Merged),
             CartStatus::Open => {}
         }
         if self.expires_at.is_some_and(|expires_at| now >= expires_at) {
@@ -138,7 +139,7 @@ impl Cart {
         }
         Ok(CartEvent::CartCreated {
             cart_id: new.cart_id,
-            session_token: token.to_owned(),
+            session_token_hash: super::session_token_hash(token),
             customer_id: new.customer_id,
             currency: new.currency,
             channel: label(new.channel, "channel")?,

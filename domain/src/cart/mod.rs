@@ -19,12 +19,13 @@ pub mod commands;
 pub mod errors;
 pub mod events;
 pub mod lines;
+pub mod merge;
 pub mod services;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -37,11 +38,24 @@ use crate::money::Currency;
 pub use checkout::{CartTotals, LineTotal};
 pub use commands::{CartCommand, NewCart};
 pub use errors::CartError;
-pub use events::{AppliedCoupon, CartEvent, CheckedOutLine, PriceChange, PriceSnapshot};
+pub use events::{
+    AppliedCoupon, CartEvent, CheckedOutLine, MergedLine, PriceChange, PriceSnapshot,
+};
+pub use merge::MergeSource;
 pub use services::{
     CartPricing, CartServices, CartSettings, CouponRejection, CouponRequest, CouponValidator,
     PriceRequest, PricedItem, PricingLookupError, ValidCoupon,
 };
+
+/// The stored form of a session token: SHA-256, lower-case hex. A cart is found by the hash
+/// of the token a caller presents; the token itself is never stored nor logged.
+pub fn session_token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
 
 /// Where a cart is in its life.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +65,8 @@ pub enum CartStatus {
     Open,
     CheckedOut,
     Expired,
+    /// Its lines went into another cart at sign-in.
+    Merged,
 }
 
 /// One SKU in the cart with its stored price.
@@ -66,7 +82,8 @@ pub struct CartLine {
 #[serde(rename_all = "camelCase")]
 pub struct Cart {
     pub id: Option<Uuid>,
-    pub session_token: String,
+    /// SHA-256 of the session token, hex.
+    pub session_token_hash: String,
     pub customer_id: Option<Uuid>,
     pub currency: Option<Currency>,
     pub channel: Option<String>,
@@ -77,6 +94,12 @@ pub struct Cart {
     pub status: CartStatus,
     pub created_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
+    /// Anonymous carts whose lines were merged into this one.
+    #[serde(default)]
+    pub merged_from: BTreeSet<Uuid>,
+    /// The cart this one was merged into.
+    #[serde(default)]
+    pub merged_into: Option<Uuid>,
 }
 
 impl Aggregate for Cart {
@@ -112,8 +135,23 @@ impl Aggregate for Cart {
             CartCommand::RemoveCoupon { now } => {
                 Some(self.decide_remove_coupon(now, &services.settings)?)
             }
-            CartCommand::Checkout { now } => Some(self.decide_checkout(now, services).await?),
+            CartCommand::Checkout {
+                now,
+                accept_price_changes,
+            } => Some(
+                self.decide_checkout(now, accept_price_changes, services)
+                    .await?,
+            ),
             CartCommand::Expire { now } => self.decide_expire(now)?,
+            CartCommand::AssignCustomer { customer_id, now } => {
+                self.decide_assign_customer(customer_id, now, &services.settings)?
+            }
+            CartCommand::MergeFrom { source, now } => {
+                self.decide_merge_from(source, now, services).await?
+            }
+            CartCommand::MarkMerged { into_cart_id, now } => {
+                self.decide_mark_merged(into_cart_id, now)?
+            }
         };
         if let Some(event) = event {
             sink.write(event, self).await;
@@ -125,7 +163,7 @@ impl Aggregate for Cart {
         match event {
             CartEvent::CartCreated {
                 cart_id,
-                session_token,
+                session_token_hash,
                 customer_id,
                 currency,
                 channel,
@@ -134,7 +172,7 @@ impl Aggregate for Cart {
                 expires_at,
             } => {
                 self.id = Some(cart_id);
-                self.session_token = session_token;
+                self.session_token_hash = session_token_hash;
                 self.customer_id = customer_id;
                 self.currency = Some(currency);
                 self.channel = channel;
@@ -192,6 +230,39 @@ impl Aggregate for Cart {
                 self.status = CartStatus::CheckedOut;
             }
             CartEvent::CartExpired { .. } => self.status = CartStatus::Expired,
+            CartEvent::CartCustomerAssigned {
+                customer_id,
+                expires_at,
+            } => {
+                self.customer_id = Some(customer_id);
+                self.expires_at = Some(expires_at);
+            }
+            CartEvent::CartLinesMerged {
+                from_cart_id,
+                lines,
+                coupon,
+                expires_at,
+                ..
+            } => {
+                for line in lines {
+                    self.lines.insert(
+                        line.sku,
+                        CartLine {
+                            quantity: line.line_quantity,
+                            price: line.price,
+                        },
+                    );
+                }
+                if coupon.is_some() {
+                    self.coupon = coupon;
+                }
+                self.merged_from.insert(from_cart_id);
+                self.expires_at = Some(expires_at);
+            }
+            CartEvent::CartMerged { into_cart_id, .. } => {
+                self.status = CartStatus::Merged;
+                self.merged_into = Some(into_cart_id);
+            }
         }
     }
 }

@@ -1,7 +1,9 @@
 //! `shopcore.cart` records.
 
 use apache_avro::types::Value;
-use shopcore_domain::cart::{AppliedCoupon, CartEvent, CheckedOutLine, PriceChange, PriceSnapshot};
+use shopcore_domain::cart::{
+    AppliedCoupon, CartEvent, CheckedOutLine, MergedLine, PriceChange, PriceSnapshot,
+};
 
 use super::pricing::discount_record;
 use super::{domain_event, timestamp, uuid_array, uuid_id, Record};
@@ -15,7 +17,7 @@ pub(super) fn to_record(event: &EventEnvelope<'_>) -> Result<Value, EncodeError>
         CartEvent::CartCreated {
             cart_id: _,
             // A bearer value of the shopper's session: kept out of the published record.
-            session_token: _,
+            session_token_hash: _,
             customer_id,
             currency,
             channel,
@@ -93,6 +95,36 @@ pub(super) fn to_record(event: &EventEnvelope<'_>) -> Result<Value, EncodeError>
             .money("total", total)
             .timestamp("checkedOutAt", checked_out_at),
         CartEvent::CartExpired { expired_at } => head.timestamp("expiredAt", expired_at),
+        CartEvent::CartCustomerAssigned {
+            customer_id,
+            expires_at,
+        } => head
+            .uuid("customerId", customer_id)
+            .timestamp("expiresAt", expires_at),
+        CartEvent::CartLinesMerged {
+            from_cart_id,
+            lines,
+            left_out,
+            coupon,
+            expires_at,
+        } => head
+            .uuid("fromCartId", from_cart_id)
+            .field(
+                "lines",
+                Value::Array(lines.into_iter().map(merged_line).collect()),
+            )
+            .field(
+                "leftOut",
+                Value::Array(left_out.into_iter().map(Value::String).collect()),
+            )
+            .optional("coupon", coupon.map(applied_coupon))
+            .timestamp("expiresAt", expires_at),
+        CartEvent::CartMerged {
+            into_cart_id,
+            merged_at,
+        } => head
+            .uuid("intoCartId", into_cart_id)
+            .timestamp("mergedAt", merged_at),
     }
     .build())
 }
@@ -109,6 +141,21 @@ fn price_snapshot(price: PriceSnapshot) -> Value {
         .money("listPrice", list_price)
         .field("appliedRules", uuid_array(applied_rules))
         .field("pricedAt", timestamp(priced_at))
+        .build()
+}
+
+fn merged_line(line: MergedLine) -> Value {
+    let MergedLine {
+        sku,
+        quantity,
+        line_quantity,
+        price,
+    } = line;
+    Record::new()
+        .string("sku", sku)
+        .long("quantity", quantity.into())
+        .long("lineQuantity", line_quantity.into())
+        .field("price", price_snapshot(price))
         .build()
 }
 

@@ -7,7 +7,10 @@ use super::*;
 use crate::cart::checkout::compute_totals;
 
 fn checkout(minute: i64) -> CartCommand {
-    CartCommand::Checkout { now: at(minute) }
+    CartCommand::Checkout {
+        now: at(minute),
+        accept_price_changes: true,
+    }
 }
 
 fn line(sku: &str, quantity: u32, unit: i64, discount: i64) -> CheckedOutLine {
@@ -51,6 +54,44 @@ async fn checkout_reprices_and_reports_changed_prices() {
             subtotal: usd(1_999),
             discount: usd(200),
             total: usd(1_799),
+            checked_out_at: at(30),
+        }]);
+}
+
+#[tokio::test]
+async fn changed_prices_refuse_checkout_unless_accepted() {
+    let given = vec![created(), added("CAP", 1, 1_000, 5), added("SOCKS", 3, 300, 5)];
+    framework()
+        .given(given)
+        .when_async(CartCommand::Checkout {
+            now: at(30),
+            accept_price_changes: false,
+        })
+        .await
+        .then_expect_error(CartError::PricesChanged {
+            changes: vec![PriceChange {
+                sku: "SOCKS".into(),
+                previous_unit_price: usd(300),
+                unit_price: usd(333),
+            }],
+        });
+    // Unchanged prices need no acceptance.
+    framework()
+        .given(vec![created(), added("CAP", 1, 1_000, 5)])
+        .when_async(CartCommand::Checkout {
+            now: at(30),
+            accept_price_changes: false,
+        })
+        .await
+        .then_expect_events(vec![CartEvent::CartCheckedOut {
+            cart_id: CART,
+            customer_id: Some(CUSTOMER),
+            lines: vec![line("CAP", 1, 1_000, 0)],
+            price_changes: vec![],
+            coupon: None,
+            subtotal: usd(1_000),
+            discount: usd(0),
+            total: usd(1_000),
             checked_out_at: at(30),
         }]);
 }
@@ -301,6 +342,26 @@ fn every_cart_event_round_trips_with_a_stable_name() {
         },
         CartEvent::CartExpired {
             expired_at: at(200),
+        },
+        CartEvent::CartCustomerAssigned {
+            customer_id: CUSTOMER,
+            expires_at: at(210),
+        },
+        CartEvent::CartLinesMerged {
+            from_cart_id: PROMOTION,
+            lines: vec![MergedLine {
+                sku: "CAP".into(),
+                quantity: 1,
+                line_quantity: 2,
+                price: snapshot(1_000, 30),
+            }],
+            left_out: vec!["MUG".into()],
+            coupon: Some(save10()),
+            expires_at: at(210),
+        },
+        CartEvent::CartMerged {
+            into_cart_id: PROMOTION,
+            merged_at: at(220),
         },
     ];
     let names: Vec<String> = events

@@ -3,6 +3,7 @@
 
 mod checkout;
 mod items;
+mod merge;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -162,7 +163,7 @@ pub(super) fn framework() -> TestFramework<Cart> {
 pub(super) fn created() -> CartEvent {
     CartEvent::CartCreated {
         cart_id: CART,
-        session_token: "sess-abc123".into(),
+        session_token_hash: session_token_hash("sess-abc123"),
         customer_id: Some(CUSTOMER),
         currency: Currency::USD,
         channel: Some("web".into()),
