@@ -19,11 +19,13 @@ use shopcore_proto::customer::v1::customer_commands_server::CustomerCommandsServ
 use shopcore_proto::pricing::v1::currency_rate_commands_server::CurrencyRateCommandsServer;
 use shopcore_proto::pricing::v1::price_book_commands_server::PriceBookCommandsServer;
 use shopcore_proto::pricing::v1::price_rule_commands_server::PriceRuleCommandsServer;
+use shopcore_proto::cart::v1::cart_commands_server::CartCommandsServer;
 use shopcore_proto::pricing::v1::pricing_queries_server::PricingQueriesServer;
 use shopcore_proto::pricing::v1::promotion_commands_server::PromotionCommandsServer;
 
 use crate::grpc::catalog::ProductService;
 use crate::grpc::customer::CustomerService;
+use crate::grpc::cart::CartService;
 use crate::grpc::pricing::currency_rate::CurrencyRateService;
 use crate::grpc::pricing::price_book::PriceBookService;
 use crate::grpc::pricing::price_rule::PriceRuleService;
@@ -126,6 +128,14 @@ impl CommandApp {
             .await;
         let log = shopcore_event_store::GlobalLog::new(self.store.pool().clone());
         let (pricing, answers) = self.settings.pricing.build(log)?;
+        let carts = Arc::new(crate::cart::cart_pipeline(
+            self.store.clone(),
+            answers.clone(),
+            self.settings.carts.settings(),
+        ));
+        health_reporter
+            .set_serving::<CartCommandsServer<CartService>>()
+            .await;
         let pricing_service = PricingQueryService::new(answers);
         let (stop_pricing, pricing_stopped) = tokio::sync::watch::channel(false);
         let pricing_task = tokio::spawn({
@@ -193,6 +203,10 @@ impl CommandApp {
             ))
             .add_service(CurrencyRateCommandsServer::with_interceptor(
                 CurrencyRateService::new(self.store),
+                authenticate(self.verifier.clone()),
+            ))
+            .add_service(CartCommandsServer::with_interceptor(
+                CartService::new(carts),
                 authenticate(self.verifier.clone()),
             ))
             .add_service(PricingQueriesServer::with_interceptor(

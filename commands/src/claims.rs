@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use shopcore_domain::cart::{Cart, CartEvent};
 use shopcore_domain::catalog::taxonomy::{Taxonomy, TaxonomyEvent};
 use shopcore_domain::catalog::{AttributeValue, Product, ProductEvent};
 use shopcore_domain::customer::{Customer, CustomerEvent};
@@ -146,6 +147,14 @@ impl UniqueClaims for Promotion {
             })
             .map(claim)
             .collect()
+    }
+}
+
+/// Carts claim nothing: a cart is found by its id, its session token's hash or its customer,
+/// none of them unique across carts.
+impl UniqueClaims for Cart {
+    fn unique_claims(_before: &Self, _events: &[CartEvent]) -> Vec<UniqueClaim> {
+        Vec::new()
     }
 }
 

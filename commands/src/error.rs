@@ -8,6 +8,26 @@ use shopcore_proto::ErrorCode;
 pub trait DomainRejection: std::error::Error + Send + Sync + 'static {
     fn kind(&self) -> DomainErrorKind;
     fn field(&self) -> Option<&'static str>;
+    /// What the caller needs besides the message to act on the refusal (the prices a checkout
+    /// found changed), as JSON.
+    fn detail(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+impl DomainRejection for shopcore_domain::cart::CartError {
+    fn kind(&self) -> DomainErrorKind {
+        self.kind()
+    }
+    fn field(&self) -> Option<&'static str> {
+        self.field()
+    }
+    fn detail(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::PricesChanged { changes } => serde_json::to_value(changes).ok(),
+            _ => None,
+        }
+    }
 }
 
 impl DomainRejection for shopcore_domain::customer::CustomerError {
@@ -67,6 +87,8 @@ pub enum CommandError {
         kind: DomainErrorKind,
         field: Option<&'static str>,
         message: String,
+        /// See [`DomainRejection::detail`].
+        detail: Option<serde_json::Value>,
     },
     /// The aggregate is not at the version the client expected, or another command won a race.
     #[error("{}", version_conflict_message(*expected, *current))]
@@ -83,6 +105,9 @@ pub enum CommandError {
     /// An event the command would write is larger than the store accepts.
     #[error("the change is too large to store ({bytes} bytes, at most {limit})")]
     TooLarge { bytes: usize, limit: usize },
+    /// Other commands kept winning the race for an aggregate this one is linked to.
+    #[error("too many concurrent changes to what this command also changes; retry shortly")]
+    Busy,
     /// The event store failed; the command may be retried.
     #[error("event store failure: {0}")]
     Store(#[from] StoreError),
@@ -121,6 +146,7 @@ impl CommandError {
             kind: error.kind(),
             field: error.field(),
             message: error.to_string(),
+            detail: error.detail(),
         }
     }
 
@@ -139,7 +165,7 @@ impl CommandError {
             Self::VersionConflict { .. } => ErrorCode::VersionConflict,
             Self::UniqueViolation { .. } => ErrorCode::Conflict,
             Self::IdempotencyKeyMismatch => ErrorCode::Unprocessable,
-            Self::IdempotencyKeyInUse => ErrorCode::Unavailable,
+            Self::IdempotencyKeyInUse | Self::Busy => ErrorCode::Unavailable,
             Self::TooLarge { .. } => ErrorCode::InvalidArgument,
             Self::Store(error) if error.is_transient() => ErrorCode::Unavailable,
             Self::Store(_) => ErrorCode::Internal,
@@ -152,7 +178,7 @@ impl CommandError {
             Self::UniqueViolation { field, .. } => Some(field),
             Self::IdempotencyKeyMismatch | Self::IdempotencyKeyInUse => Some("idempotencyKey"),
             Self::VersionConflict { .. } => Some("expectedVersion"),
-            Self::TooLarge { .. } | Self::Store(_) => None,
+            Self::TooLarge { .. } | Self::Busy | Self::Store(_) => None,
         }
     }
 }

@@ -29,6 +29,7 @@
 //! - [`testing`]: Kafka helpers for tests.
 
 pub mod app;
+pub mod cart;
 pub mod catalog_feed;
 pub mod claims;
 pub mod error;

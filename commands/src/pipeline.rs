@@ -11,8 +11,10 @@
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use shopcore_event_store::snapshot::{self, SnapshotPolicy};
+use std::sync::Arc;
+
 use shopcore_event_store::{
-    AppendError, AppendRequest, Claim, EventStore, IdempotencyKey, LogPosition,
+    AppendError, AppendRequest, Claim, EventStore, IdempotencyKey, LinkedEvents, LogPosition,
 };
 use tracing::Instrument as _;
 
@@ -36,25 +38,58 @@ pub struct CommandOutcome<A> {
     pub state: A,
 }
 
+/// Decides the events of a second aggregate that must commit with a command's own (the
+/// redemption of a checkout's coupon), from the aggregate after the command and its events.
+#[async_trait::async_trait]
+pub trait Link<A: Aggregate>: Send + Sync {
+    async fn link(
+        &self,
+        after: &A,
+        events: &[A::Event],
+    ) -> Result<Option<LinkedEvents>, CommandError>;
+}
+
+/// How often a command whose linked aggregate moved meanwhile is decided again.
+const LINKED_ATTEMPTS: u32 = 64;
+
 /// Runs commands of aggregate `A` against the event store.
 pub struct CommandPipeline<A: Aggregate> {
     store: EventStore,
     services: A::Services,
     snapshots: SnapshotPolicy,
+    link: Option<Arc<dyn Link<A>>>,
 }
 
 impl<A> CommandPipeline<A>
 where
     A: Aggregate + UniqueClaims + Clone,
     A::Error: DomainRejection,
-    A::Command: std::fmt::Debug,
+    A::Command: std::fmt::Debug + Clone,
 {
     pub fn new(store: EventStore, services: A::Services, snapshots: SnapshotPolicy) -> Self {
         Self {
             store,
             services,
             snapshots,
+            link: None,
         }
+    }
+
+    /// Appends the events `link` decides with every command's own, in one transaction. When
+    /// the linked aggregate moved between load and append (another command linked to it won),
+    /// the command is loaded and decided again, up to 64 times; a move of this aggregate is a
+    /// version conflict as always.
+    pub fn with_link(mut self, link: Arc<dyn Link<A>>) -> Self {
+        self.link = Some(link);
+        self
+    }
+
+    pub fn store(&self) -> &EventStore {
+        &self.store
+    }
+
+    pub fn services(&self) -> &A::Services {
+        &self.services
     }
 
     pub async fn execute(
@@ -84,7 +119,7 @@ where
     ) -> Result<CommandOutcome<A>, CommandError> {
         let Some(key) = &context.idempotency_key else {
             return self
-                .decide_and_append(aggregate_id, command, context, None)
+                .decide_and_append_linked(aggregate_id, command, context, None)
                 .await;
         };
         let key = IdempotencyKey {
@@ -120,7 +155,7 @@ where
             }
         }
         let outcome = self
-            .decide_and_append(aggregate_id, command, context, Some(&key))
+            .decide_and_append_linked(aggregate_id, command, context, Some(&key))
             .await;
         // A command that wrote nothing leaves no record: a retry runs again.
         if !matches!(&outcome, Ok(done) if done.events_written > 0) {
@@ -131,20 +166,51 @@ where
         outcome
     }
 
-    async fn decide_and_append(
+    async fn decide_and_append_linked(
         &self,
         aggregate_id: &str,
         command: A::Command,
         context: &CommandContext,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<CommandOutcome<A>, CommandError> {
+        let mut attempt = 1;
+        loop {
+            match self
+                .decide_and_append(aggregate_id, command.clone(), context, idempotency)
+                .await
+            {
+                Err(Retry::LinkedMoved) if attempt < LINKED_ATTEMPTS => {
+                    attempt += 1;
+                    // Spread the losers of a race so they do not meet again at once.
+                    let spread = 5 * u64::from(attempt.min(10));
+                    let pause = 1 + (uuid::Uuid::new_v4().as_u128() as u64) % spread;
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
+                Err(Retry::LinkedMoved) => {
+                    tracing::warn!(attempt, "linked aggregate kept moving; giving up");
+                    return Err(CommandError::Busy);
+                }
+                Err(Retry::Failed(error)) => return Err(error),
+                Ok(outcome) => return Ok(outcome),
+            }
+        }
+    }
+
+    async fn decide_and_append(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<CommandOutcome<A>, Retry> {
         let loaded = self.store.load::<A>(&self.snapshots, aggregate_id).await?;
         if let Some(expected) = context.expected_version {
             if expected != loaded.version {
                 return Err(CommandError::VersionConflict {
                     expected: Some(expected),
                     current: loaded.version,
-                });
+                }
+                .into());
             }
         }
         let before = loaded.aggregate.clone();
@@ -166,6 +232,11 @@ where
                 state: aggregate,
             });
         }
+        let linked = match &self.link {
+            Some(link) => link.link(&aggregate, &events).await?,
+            None => None,
+        };
+        let is_linked = linked.is_some();
         let metadata = serde_json::to_value(context.event_metadata()).unwrap_or_default();
         let request = AppendRequest::<A> {
             aggregate_id,
@@ -174,6 +245,7 @@ where
             events,
             metadata,
             idempotency,
+            linked,
         };
         match self.store.append(request).await {
             Ok(appended) => {
@@ -207,12 +279,32 @@ where
                     state: aggregate,
                 })
             }
-            Err(AppendError::VersionConflict { .. }) => Err(CommandError::VersionConflict {
-                expected: context.expected_version,
-                current: self.store.current_version(A::TYPE, aggregate_id).await?,
-            }),
-            Err(error) => Err(error.into()),
+            Err(AppendError::VersionConflict { .. }) => {
+                let current = self.store.current_version(A::TYPE, aggregate_id).await?;
+                if is_linked && current == loaded.version {
+                    return Err(Retry::LinkedMoved);
+                }
+                Err(CommandError::VersionConflict {
+                    expected: context.expected_version,
+                    current,
+                }
+                .into())
+            }
+            Err(error) => Err(CommandError::from(error).into()),
         }
+    }
+}
+
+/// Why one attempt of a command did not complete.
+enum Retry {
+    /// The linked aggregate moved between load and append: decide again.
+    LinkedMoved,
+    Failed(CommandError),
+}
+
+impl<E: Into<CommandError>> From<E> for Retry {
+    fn from(error: E) -> Self {
+        Self::Failed(error.into())
     }
 }
 

@@ -258,6 +258,7 @@ fn seed_value(error: impl std::fmt::Display) -> CommandError {
         kind: shopcore_domain::error_kind::DomainErrorKind::InvalidArgument,
         field: None,
         message: format!("seed data refused: {error}"),
+        detail: None,
     }
 }
 

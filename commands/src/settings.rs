@@ -48,6 +48,34 @@ pub struct CommandSettings {
     /// The pricing index and its queries (`PRICING_*`, `FX_*`).
     #[command(flatten)]
     pub pricing: shopcore_pricing_index::settings::PricingIndexSettings,
+    /// Carts (`CART_*`).
+    #[command(flatten)]
+    pub carts: CartLimits,
+}
+
+/// How long carts live and how much they hold.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CartLimits {
+    /// A cart expires this many seconds after its last change (every change slides it).
+    #[arg(long, env = "CART_TTL_SECONDS", default_value_t = 86_400)]
+    pub cart_ttl_seconds: u32,
+    /// Most units of one SKU in a cart.
+    #[arg(long, env = "CART_MAX_QUANTITY_PER_LINE", default_value_t = 99)]
+    pub cart_max_quantity_per_line: u32,
+    /// Most different SKUs in a cart.
+    #[arg(long, env = "CART_MAX_LINES", default_value_t = 100)]
+    pub cart_max_lines: u16,
+}
+
+impl CartLimits {
+    /// The domain's settings of carts.
+    pub fn settings(&self) -> shopcore_domain::cart::CartSettings {
+        shopcore_domain::cart::CartSettings {
+            ttl: chrono::TimeDelta::seconds(i64::from(self.cart_ttl_seconds.max(1))),
+            max_quantity_per_line: self.cart_max_quantity_per_line.max(1),
+            max_lines: usize::from(self.cart_max_lines.max(1)),
+        }
+    }
 }
 
 impl CommandSettings {
@@ -83,6 +111,7 @@ impl std::fmt::Debug for CommandSettings {
             )
             .field("auth", &self.auth)
             .field("pricing", &self.pricing)
+            .field("carts", &self.carts)
             .finish()
     }
 }

@@ -1,5 +1,6 @@
 //! The tonic services: one file per aggregate, plus request context and status mapping.
 
+pub mod cart;
 pub mod catalog;
 pub mod customer;
 pub mod metrics;
@@ -107,8 +108,26 @@ pub fn command_status(error: CommandError) -> tonic::Status {
             error.to_string()
         }
     };
-    error_status(code, message, error.field(), current_version)
+    let detail = match &error {
+        CommandError::Rejected {
+            detail: Some(detail),
+            ..
+        } => Some(detail.to_string()),
+        _ => None,
+    };
+    let mut status = error_status(code, message, error.field(), current_version);
+    if let Some(detail) = detail {
+        status.metadata_mut().insert_bin(
+            REJECTION_DETAIL,
+            tonic::metadata::MetadataValue::from_bytes(detail.as_bytes()),
+        );
+    }
+    status
 }
+
+/// Binary metadata of a refused command's status: what the caller needs to act on it, as JSON
+/// (the prices a checkout found changed).
+pub const REJECTION_DETAIL: &str = "x-rejection-detail-bin";
 
 /// The status of a request the caller's token does not allow.
 pub fn denied(denied: Denied) -> tonic::Status {
@@ -170,7 +189,7 @@ pub async fn execute<A>(
 where
     A: cqrs_es::Aggregate + crate::claims::UniqueClaims + Clone,
     A::Error: crate::error::DomainRejection,
-    A::Command: std::fmt::Debug,
+    A::Command: std::fmt::Debug + Clone,
 {
     let started = std::time::Instant::now();
     let context = command_context(

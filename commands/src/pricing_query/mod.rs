@@ -4,4 +4,6 @@
 
 pub mod service;
 
-pub use shopcore_pricing_index::{state, NotReached, PricingIndex, PricingQueries, Progress, CONSUMER};
+pub use shopcore_pricing_index::{
+    state, NotReached, PricingIndex, PricingQueries, Progress, CONSUMER,
+};

@@ -1,6 +1,7 @@
 //! Appending a command's events in one transaction — unique claims, events, idempotency
-//! record — sent as one statement (`shopcore_append`, see its migration) and committed on its
-//! own: one round trip per command.
+//! record, and the events of one linked aggregate when the command has them — sent as one
+//! statement (`shopcore_append`, `shopcore_append_linked`, see their migrations) and committed
+//! on its own: one round trip per command.
 //!
 //! Nothing here takes a lock that outlives a statement: positions come from a sequence and the
 //! transaction id is recorded with every event (see [`crate::log`] for why readers still skip
@@ -43,6 +44,70 @@ pub struct AppendRequest<'a, A: Aggregate> {
     pub claims: Vec<UniqueClaim>,
     /// The claimed key whose record the append completes (see [`crate::idempotency`]).
     pub idempotency: Option<&'a crate::IdempotencyKey>,
+    /// Events of a second aggregate that commit with these or not at all (a checkout and the
+    /// redemption of its coupon), each stream checked against its own version.
+    pub linked: Option<LinkedEvents>,
+}
+
+/// Events of another aggregate, decided on its `version`, appended in the same transaction.
+#[derive(Debug, Clone)]
+pub struct LinkedEvents {
+    pub aggregate_type: &'static str,
+    pub aggregate_id: String,
+    pub version: u64,
+    event_types: Vec<String>,
+    event_versions: Vec<String>,
+    payloads: Vec<Value>,
+}
+
+impl LinkedEvents {
+    /// `events` of aggregate `B` with id `aggregate_id`, decided on `version`.
+    pub fn of<B: Aggregate>(
+        aggregate_id: impl Into<String>,
+        version: u64,
+        events: &[B::Event],
+    ) -> Result<Self, AppendError> {
+        let mut linked = Self {
+            aggregate_type: B::TYPE,
+            aggregate_id: aggregate_id.into(),
+            version,
+            event_types: Vec::with_capacity(events.len()),
+            event_versions: Vec::with_capacity(events.len()),
+            payloads: Vec::with_capacity(events.len()),
+        };
+        for (index, event) in events.iter().enumerate() {
+            linked.event_types.push(event.event_type());
+            linked.event_versions.push(event.event_version());
+            linked.payloads.push(payload(index, event)?);
+        }
+        Ok(linked)
+    }
+
+    /// The linked aggregate's version after the append.
+    pub fn version_after(&self) -> u64 {
+        self.version + self.payloads.len() as u64
+    }
+
+    fn sequences(&self) -> Vec<i64> {
+        (1..=self.payloads.len() as u64)
+            .map(|n| (self.version + n) as i64)
+            .collect()
+    }
+}
+
+/// An event as the store keeps it, refused when larger than [`MAX_EVENT_PAYLOAD_BYTES`].
+fn payload<E: serde::Serialize>(index: usize, event: &E) -> Result<Value, AppendError> {
+    let payload = serde_json::to_value(event)
+        .map_err(|e| StoreError::Corrupt(format!("event does not serialise: {e}")))?;
+    let bytes = payload.to_string().len();
+    if bytes > MAX_EVENT_PAYLOAD_BYTES {
+        return Err(AppendError::EventTooLarge {
+            index,
+            bytes,
+            limit: MAX_EVENT_PAYLOAD_BYTES,
+        });
+    }
+    Ok(payload)
 }
 
 /// The outcome of an append.
@@ -75,17 +140,7 @@ impl EventStore {
             sequences.push((request.version + index as u64 + 1) as i64);
             types.push(event.event_type());
             versions.push(event.event_version());
-            let payload = serde_json::to_value(event)
-                .map_err(|e| StoreError::Corrupt(format!("event does not serialise: {e}")))?;
-            let bytes = payload.to_string().len();
-            if bytes > MAX_EVENT_PAYLOAD_BYTES {
-                return Err(AppendError::EventTooLarge {
-                    index,
-                    bytes,
-                    limit: MAX_EVENT_PAYLOAD_BYTES,
-                });
-            }
-            payloads.push(payload);
+            payloads.push(payload(index, event)?);
         }
 
         let mut kinds = Vec::with_capacity(request.claims.len());
@@ -110,27 +165,42 @@ impl EventStore {
             ),
             None => (None, "", "", &[][..]),
         };
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
+        let sql = if request.linked.is_some() {
+            "SELECT tx, event_position FROM shopcore_append_linked($1, $2, $3, $4, $5, $6, $7, \
+             $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        } else {
             "SELECT tx, event_position
-             FROM shopcore_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(A::TYPE)
-        .bind(request.aggregate_id)
-        .bind(&sequences)
-        .bind(&types)
-        .bind(&versions)
-        .bind(&payloads)
-        .bind(&request.metadata)
-        .bind(&kinds)
-        .bind(&scopes)
-        .bind(&values)
-        .bind(key)
-        .bind(command_type)
-        .bind(caller)
-        .bind(fingerprint)
-        .fetch_all(self.pool())
-        .await
-        .map_err(|error| append_error(error, &request))?;
+             FROM shopcore_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        };
+        let query = sqlx::query_as(sql)
+            .bind(A::TYPE)
+            .bind(request.aggregate_id)
+            .bind(&sequences)
+            .bind(&types)
+            .bind(&versions)
+            .bind(&payloads)
+            .bind(&request.metadata)
+            .bind(&kinds)
+            .bind(&scopes)
+            .bind(&values)
+            .bind(key)
+            .bind(command_type)
+            .bind(caller)
+            .bind(fingerprint);
+        let query = match &request.linked {
+            Some(linked) => query
+                .bind(linked.aggregate_type)
+                .bind(&linked.aggregate_id)
+                .bind(linked.sequences())
+                .bind(&linked.event_types)
+                .bind(&linked.event_versions)
+                .bind(&linked.payloads),
+            None => query,
+        };
+        let rows: Vec<(i64, i64)> = query
+            .fetch_all(self.pool())
+            .await
+            .map_err(|error| append_error(error, &request))?;
         let position = rows
             .iter()
             .map(|&(tx, position)| LogPosition::new(tx as u64, position as u64))

@@ -34,7 +34,7 @@ pub mod store;
 pub mod tail;
 pub mod testing;
 
-pub use append::{AppendRequest, Appended, UniqueClaim};
+pub use append::{AppendRequest, Appended, LinkedEvents, UniqueClaim};
 pub use error::{AppendError, StoreError};
 pub use idempotency::{Claim, IdempotencyKey, IdempotentResult};
 pub use log::{GlobalLog, StoredEvent};

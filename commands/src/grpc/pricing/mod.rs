@@ -14,8 +14,7 @@ use tonic::{Request, Status};
 
 use shopcore_auth::scopes::MANAGE_PRICES;
 pub(crate) use shopcore_pricing_index::wire::{
-    action_to_pb, currency, definition_from_pb, instant, instant_to_pb, money, money_to_pb,
-    percent,
+    action_to_pb, currency, definition_from_pb, instant, instant_to_pb, money, money_to_pb, percent,
 };
 
 use super::{denied, execute, principal, CommandRequest};
@@ -35,7 +34,7 @@ pub(crate) async fn run<A, M, I>(
 where
     A: cqrs_es::Aggregate + UniqueClaims + Clone,
     A::Error: DomainRejection,
-    A::Command: std::fmt::Debug,
+    A::Command: std::fmt::Debug + Clone,
     M: CommandRequest,
     I: std::fmt::Display,
 {
@@ -55,4 +54,3 @@ where
     )
     .await
 }
-
