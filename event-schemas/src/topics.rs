@@ -46,8 +46,8 @@ pub const TOPICS: &[TopicSpec] = &[
         topic: "customer.segment.recalculated",
         context: "customer",
         aggregate_type: "customer",
-        event_types: &["CustomerSegmentsAssigned"],
-        description: "A customer's segments changed, with the full new set and the difference.",
+        event_types: &["CustomerSegmentsAssigned", "CustomerSegmentRecalculated"],
+        description: "A customer's segments were assigned (the full new set and the difference), or recalculated by the segment policy after a checkout (CustomerSegmentRecalculated: the checkout that caused it, the spend rule's inputs, the verdict and the change, often none; once per checkout).",
     },
     TopicSpec {
         topic: "catalog.product.updated.v1",

@@ -3,7 +3,10 @@
 mod support;
 
 use apache_avro::types::Value;
-use shopcore_domain::customer::{Address, CustomerEvent, ProfileChanged};
+use shopcore_domain::customer::{
+    Address, CustomerEvent, LogOrder, ProfileChanged, SegmentRecalculated, SpendRule, Verdict,
+};
+use shopcore_domain::money::{Currency, Money};
 use support::{null, s, some};
 use uuid::Uuid;
 
@@ -11,6 +14,7 @@ use uuid::Uuid;
 fn every_customer_event_round_trips_through_its_topic_schema() {
     let customer = Uuid::now_v7();
     let address_id = Uuid::now_v7();
+    let checkout = Uuid::now_v7();
     let address = Address {
         line1: "1 Main St".into(),
         line2: String::new(),
@@ -51,6 +55,23 @@ fn every_customer_event_round_trips_through_its_topic_schema() {
             added: vec!["vip".into()],
             removed: vec![],
         },
+        CustomerEvent::CustomerSegmentRecalculated(SegmentRecalculated {
+            checkout_event_id: checkout,
+            checkout_log_order: LogOrder::new(1042, 17),
+            checked_out_at: chrono::DateTime::from_timestamp(1_796_000_000, 0).unwrap(),
+            rule: SpendRule {
+                segment: "vip".into(),
+                threshold: Money::new(100_000, Currency::EUR),
+                window_days: 365,
+            },
+            spend: Money::new(123_456, Currency::EUR),
+            checkouts_counted: 3,
+            checkouts_uncounted: 1,
+            verdict: Verdict::Member,
+            segments: vec!["new".into(), "vip".into()],
+            added: vec![],
+            removed: vec![],
+        }),
     ];
     let decoded = support::round_trip(
         "customer",
@@ -86,6 +107,43 @@ fn every_customer_event_round_trips_through_its_topic_schema() {
     let segments = &decoded[5];
     assert_eq!(segments.topic, "customer.segment.recalculated");
     assert_eq!(segments.get("added"), &Value::Array(vec![s("vip")]));
+
+    let recalculated = &decoded[6];
+    assert_eq!(recalculated.topic, "customer.segment.recalculated");
+    assert_eq!(recalculated.record, "CustomerSegmentRecalculated");
+    assert_eq!(recalculated.get("checkoutEventId"), &Value::Uuid(checkout));
+    assert_eq!(recalculated.get("checkoutPosition"), &s("1042-17"));
+    assert_eq!(
+        recalculated.get("checkedOutAt"),
+        &Value::TimestampMicros(1_796_000_000_000_000)
+    );
+    assert_eq!(recalculated.get("segment"), &s("vip"));
+    assert_eq!(recalculated.get("windowDays"), &Value::Int(365));
+    assert_eq!(
+        recalculated.get("spend"),
+        &Value::Record(vec![
+            ("amountMinor".into(), Value::Long(123_456)),
+            ("currency".into(), s("EUR")),
+        ])
+    );
+    assert_eq!(
+        recalculated.get("threshold"),
+        &Value::Record(vec![
+            ("amountMinor".into(), Value::Long(100_000)),
+            ("currency".into(), s("EUR")),
+        ])
+    );
+    assert_eq!(recalculated.get("checkoutsCounted"), &Value::Int(3));
+    assert_eq!(recalculated.get("checkoutsUncounted"), &Value::Int(1));
+    assert_eq!(
+        recalculated.get("verdict"),
+        &Value::Enum(0, "MEMBER".into())
+    );
+    assert_eq!(
+        recalculated.get("segments"),
+        &Value::Array(vec![s("new"), s("vip")])
+    );
+    assert_eq!(recalculated.get("added"), &Value::Array(vec![]));
 }
 
 #[test]

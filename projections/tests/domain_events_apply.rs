@@ -1,11 +1,11 @@
 //! Every event the domain accepts can be applied by every read model.
 //!
-//! Property test: generated customer commands — every Unicode class, case variants, the
-//! longest values and the largest collections the domain allows, separators in phone numbers —
-//! go through the real command pipeline into a real event store; whatever the domain accepts
-//! is projected into the real MySQL and Redis read models, which must then equal a fold of the
-//! events. A column size, charset or collation that disagrees with the domain's rules shows up
-//! here as a projector stopped at an event.
+//! Property test: generated customer commands (every Unicode class, case variants, the
+//! longest values and the largest collections the domain allows, separators in phone numbers,
+//! segment recalculations) go through the real command pipeline into a real event store;
+//! whatever the domain accepts is projected into the real MySQL and Redis read models, which
+//! must then equal a fold of the events. A column size, charset or collation that disagrees
+//! with the domain's rules shows up here as a projector stopped at an event.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,6 +131,37 @@ enum Step {
     AddAddresses(Vec<Address>),
     Segments(Vec<String>),
     RemoveFirstAddress,
+    /// The segment policy's recalculation: its segment (any name, case variants of assigned
+    /// ones too) and a spend that may or may not reach the threshold.
+    Recalculate(String, i64),
+}
+
+/// Log places of the generated recalculations' checkouts: each later than the one before.
+static CHECKOUTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn recalculation(segment: String, spend: i64) -> CustomerCommand {
+    use shopcore_domain::customer::{
+        CheckoutCause, LogOrder, SegmentRecalculation, Spend, SpendRule,
+    };
+    use shopcore_domain::money::{Currency, Money};
+    let place = CHECKOUTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    CustomerCommand::RecalculateSegments(SegmentRecalculation {
+        cause: CheckoutCause {
+            event_id: Uuid::now_v7(),
+            log_order: LogOrder::new(place, place),
+            checked_out_at: chrono::Utc::now(),
+        },
+        rule: SpendRule {
+            segment,
+            threshold: Money::new(100_000, Currency::EUR),
+            window_days: 365,
+        },
+        spend: Spend {
+            total: Money::new(spend, Currency::EUR),
+            counted: 1,
+            uncounted: u32::from(spend % 3 == 0),
+        },
+    })
 }
 
 fn step(case: u64) -> impl Strategy<Value = Step> {
@@ -153,6 +184,16 @@ fn step(case: u64) -> impl Strategy<Value = Step> {
         prop::collection::vec(address(), 1..=55).prop_map(Step::AddAddresses),
         segments().prop_map(Step::Segments),
         Just(Step::RemoveFirstAddress),
+        (
+            prop_oneof![
+                Just("vip".to_owned()),
+                Just("VIP".to_owned()),
+                Just("v".repeat(64)),
+                "[A-Za-z0-9_-]{1,64}"
+            ],
+            0i64..200_000
+        )
+            .prop_map(|(segment, spend)| Step::Recalculate(segment, spend)),
     ]
 }
 
@@ -217,6 +258,7 @@ impl World {
                         }
                     })
                     .collect(),
+                Step::Recalculate(segment, spend) => vec![recalculation(segment, spend)],
                 Step::RemoveFirstAddress => match addresses.first() {
                     Some(&address_id) => vec![CustomerCommand::RemoveAddress { address_id }],
                     None => vec![],

@@ -2,6 +2,7 @@
 
 use uuid::Uuid;
 
+use super::recalculation::SegmentRecalculation;
 use super::values::Address;
 
 /// What a caller may ask of a customer.
@@ -32,6 +33,10 @@ pub enum CustomerCommand {
     AssignSegments {
         segments: Vec<String>,
     },
+    /// Applies a spend rule after a checkout: adds or removes the rule's own segment only, and
+    /// writes nothing for a checkout recalculated for already (see [`super::recalculation`]).
+    /// Sent by the segment policy, never by a client.
+    RecalculateSegments(SegmentRecalculation),
 }
 
 /// Requested profile changes; `None` leaves a field as it is. For the phone, `Some("")` clears it.

@@ -4,6 +4,7 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::recalculation::SegmentRecalculated;
 use super::values::Address;
 
 /// What happened to a customer.
@@ -39,6 +40,9 @@ pub enum CustomerEvent {
         added: Vec<String>,
         removed: Vec<String>,
     },
+    /// The segment policy applied its spend rule after a checkout: the cause, the rule's
+    /// inputs, the verdict and the change (often none).
+    CustomerSegmentRecalculated(SegmentRecalculated),
 }
 
 /// The profile fields that changed, with their new values. For `phone`, `Some(None)` means the
@@ -78,6 +82,7 @@ impl CustomerEvent {
         "CustomerAddressUpdated",
         "CustomerAddressRemoved",
         "CustomerSegmentsAssigned",
+        "CustomerSegmentRecalculated",
     ];
 }
 
@@ -94,6 +99,7 @@ impl DomainEvent for CustomerEvent {
             Self::CustomerAddressUpdated { .. } => "CustomerAddressUpdated",
             Self::CustomerAddressRemoved { .. } => "CustomerAddressRemoved",
             Self::CustomerSegmentsAssigned { .. } => "CustomerSegmentsAssigned",
+            Self::CustomerSegmentRecalculated(_) => "CustomerSegmentRecalculated",
         }
         .to_owned()
     }

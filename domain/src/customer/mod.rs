@@ -6,6 +6,8 @@
 //! - [`limits`]: the input limits (addresses, segments, field lengths), shared by [`values`],
 //!   which enforces them, and [`errors`], whose messages state them.
 //! - [`values`]: validated value objects (email, names, phone, address, segment).
+//! - [`recalculation`]: the spend rule of the segment policy, and how a customer applies it
+//!   once per checkout.
 //! - this file: the aggregate state, `handle` (decide) and `apply` (fold).
 //!
 //! E-mail uniqueness across customers is asked of [`CustomerEmailLookup`] for a clear rejection;
@@ -16,8 +18,11 @@ pub mod commands;
 pub mod errors;
 pub mod events;
 pub mod limits;
+pub mod recalculation;
 pub mod values;
 
+#[cfg(test)]
+mod recalculation_tests;
 #[cfg(test)]
 mod tests;
 
@@ -33,6 +38,9 @@ use uuid::Uuid;
 pub use commands::{CustomerCommand, ProfileChanges};
 pub use errors::CustomerError;
 pub use events::{CustomerEvent, ProfileChanged, EVENT_SCHEMA_VERSION};
+pub use recalculation::{
+    CheckoutCause, LogOrder, SegmentRecalculated, SegmentRecalculation, Spend, SpendRule, Verdict,
+};
 pub use values::{Address, Email};
 
 /// Who, if anyone, already uses an e-mail address.
@@ -58,6 +66,11 @@ pub struct Customer {
     pub phone: Option<String>,
     pub addresses: BTreeMap<Uuid, Address>,
     pub segments: BTreeSet<String>,
+    /// The log place of the last checkout the segments were recalculated for: commands for it
+    /// or an earlier one write nothing (see [`recalculation`]). Absent in snapshots taken
+    /// before recalculation existed, which is what they mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments_recalculated_through: Option<LogOrder>,
 }
 
 impl Customer {
@@ -224,6 +237,16 @@ impl Aggregate for Customer {
                     sink.write(event, self).await;
                 }
             }
+            CustomerCommand::RecalculateSegments(recalculation) => {
+                self.registered_id()?;
+                if let Some(recalculated) = self.decide_recalculation(recalculation)? {
+                    sink.write(
+                        CustomerEvent::CustomerSegmentRecalculated(recalculated),
+                        self,
+                    )
+                    .await;
+                }
+            }
         }
         Ok(())
     }
@@ -272,6 +295,10 @@ impl Aggregate for Customer {
             }
             CustomerEvent::CustomerSegmentsAssigned { segments, .. } => {
                 self.segments = segments.into_iter().collect();
+            }
+            CustomerEvent::CustomerSegmentRecalculated(recalculated) => {
+                self.segments = recalculated.segments.into_iter().collect();
+                self.segments_recalculated_through = Some(recalculated.checkout_log_order);
             }
         }
     }

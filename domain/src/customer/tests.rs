@@ -334,6 +334,7 @@ fn every_event_round_trips_through_json_with_a_stable_name() {
             added: vec!["VIP".into()],
             removed: vec![],
         },
+        super::recalculation_tests::example_recalculated(),
     ];
     let names: Vec<String> = events.iter().map(DomainEvent::event_type).collect();
     assert_eq!(names, CustomerEvent::EVENT_TYPES);

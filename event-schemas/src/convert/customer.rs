@@ -1,7 +1,7 @@
 //! `shopcore.customer` records.
 
 use apache_avro::types::Value;
-use shopcore_domain::customer::{Address, CustomerEvent};
+use shopcore_domain::customer::{Address, CustomerEvent, SegmentRecalculated, Verdict};
 
 use super::{domain_event, uuid_id, Record};
 use crate::envelope::EventEnvelope;
@@ -61,8 +61,48 @@ pub(super) fn to_record(event: &EventEnvelope<'_>) -> Result<Value, EncodeError>
             .strings("segments", segments)
             .strings("added", added)
             .strings("removed", removed),
+        CustomerEvent::CustomerSegmentRecalculated(recalculated) => {
+            let SegmentRecalculated {
+                checkout_event_id,
+                checkout_log_order,
+                checked_out_at,
+                rule,
+                spend,
+                checkouts_counted,
+                checkouts_uncounted,
+                verdict,
+                segments,
+                added,
+                removed,
+            } = recalculated;
+            head.uuid("checkoutEventId", checkout_event_id)
+                .string("checkoutPosition", checkout_log_order.to_string())
+                .timestamp("checkedOutAt", checked_out_at)
+                .string("segment", rule.segment)
+                .money("threshold", rule.threshold)
+                .int("windowDays", clamp_int(rule.window_days))
+                .money("spend", spend)
+                .int("checkoutsCounted", clamp_int(checkouts_counted))
+                .int("checkoutsUncounted", clamp_int(checkouts_uncounted))
+                .symbol(
+                    "verdict",
+                    match verdict {
+                        Verdict::Member => "MEMBER",
+                        Verdict::NotMember => "NOT_MEMBER",
+                        Verdict::Undecided => "UNDECIDED",
+                    },
+                )
+                .strings("segments", segments)
+                .strings("added", added)
+                .strings("removed", removed)
+        }
     }
     .build())
+}
+
+/// A count as an Avro `int` (the domain's limits keep them far below).
+fn clamp_int(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
 }
 
 fn address_record(address: Address) -> Value {

@@ -13,7 +13,7 @@ pub mod redis;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use shopcore_domain::customer::{Address, CustomerEvent};
+use shopcore_domain::customer::{Address, CustomerEvent, SegmentRecalculated};
 use shopcore_event_store::{LogPosition, StoredEvent};
 use uuid::Uuid;
 
@@ -185,7 +185,10 @@ impl CustomerView {
             CustomerEvent::CustomerAddressRemoved { address_id } => {
                 self.addresses.retain(|a| a.id != address_id);
             }
-            CustomerEvent::CustomerSegmentsAssigned { segments, .. } => {
+            CustomerEvent::CustomerSegmentsAssigned { segments, .. }
+            | CustomerEvent::CustomerSegmentRecalculated(SegmentRecalculated {
+                segments, ..
+            }) => {
                 self.segments = segments;
                 self.segments.sort();
             }

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use shopcore_domain::customer::CustomerEvent;
+use shopcore_domain::customer::{CustomerEvent, SegmentRecalculated};
 use shopcore_event_store::{GlobalLog, LogPosition, StoredEvent};
 use sqlx::{MySql, MySqlPool, QueryBuilder, Row, Transaction};
 use uuid::Uuid;
@@ -263,7 +263,8 @@ async fn apply_change(
                 .execute(&mut **tx)
                 .await?;
         }
-        CustomerEvent::CustomerSegmentsAssigned { segments, .. } => {
+        CustomerEvent::CustomerSegmentsAssigned { segments, .. }
+        | CustomerEvent::CustomerSegmentRecalculated(SegmentRecalculated { segments, .. }) => {
             sqlx::query("DELETE FROM customer_segments WHERE customer_id = ?")
                 .bind(id)
                 .execute(&mut **tx)
