@@ -722,3 +722,60 @@ async fn an_expired_cart_refuses_writes_as_gone_and_expires_once() -> anyhow::Re
     assert_eq!(expired, 1);
     d.app.cleanup().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cart_sells_no_line_at_a_stale_exchange_rate() -> anyhow::Result<()> {
+    let mut d = Deployment::start(&[("FX_STALE_AFTER_SECONDS", "2".into())]).await?;
+    d.price(&[("CAP", 1_500)]).await?;
+    let rates =
+        shopcore_proto::pricing::v1::currency_rate_commands_client::CurrencyRateCommandsClient::new(
+            tonic::transport::Endpoint::from_shared(format!("http://{}", d.app.grpc_addr))?
+                .connect()
+                .await?,
+        );
+    let set_rate = |rate: &str| {
+        let mut rates = rates.clone();
+        let request = d.app.grpc(pricing_pb::SetFxRateRequest {
+            base: "EUR".into(),
+            quote: "USD".into(),
+            rate: rate.into(),
+            source: "test".into(),
+            options: None,
+        });
+        async move { rates.set_fx_rate(request).await }
+    };
+    set_rate("1.1").await?;
+    let set_again = set_rate("1.2");
+    let reply = d
+        .carts
+        .create_cart(d.app.grpc(pb::CreateCartRequest {
+            currency: "USD".into(),
+            ..Default::default()
+        }))
+        .await?
+        .into_inner();
+    let cart = reply.result.map(|r| r.aggregate_id).unwrap_or_default();
+    let mut added = d.add(&cart, "CAP", 1).await;
+    while matches!(&added, Err(s) if s.code() == Code::NotFound) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        added = d.add(&cart, "CAP", 1).await;
+    }
+    // 15.00 EUR at 1.1: 16.50 USD, converted with a fresh rate.
+    assert_eq!(lines(&added?.cart.expect("a cart"))["CAP"], (1, 1_650));
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
+    let stale = d.add(&cart, "CAP", 1).await.expect_err("stale rate");
+    assert_eq!(stale.code(), Code::Unavailable, "{stale:?}");
+    assert!(stale.message().contains("stale"), "{stale:?}");
+    // A new rate makes the currency sellable again at once.
+    set_again.await?;
+    let mut again = d.add(&cart, "CAP", 1).await;
+    for _ in 0..50 {
+        if again.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        again = d.add(&cart, "CAP", 1).await;
+    }
+    assert_eq!(lines(&again?.cart.expect("a cart"))["CAP"], (2, 1_800));
+    d.app.cleanup().await
+}

@@ -99,7 +99,10 @@ pub fn command_status(error: CommandError) -> tonic::Status {
         ErrorCode::Unavailable => {
             tracing::warn!(error = %error, "command failed, a dependency is unavailable");
             match error {
-                CommandError::IdempotencyKeyInUse => error.to_string(),
+                // The domain's own words (a lookup it made said why), never a driver's text.
+                CommandError::IdempotencyKeyInUse
+                | CommandError::Busy
+                | CommandError::Rejected { .. } => error.to_string(),
                 _ => "a service this command needs is unavailable; retry shortly".to_owned(),
             }
         }

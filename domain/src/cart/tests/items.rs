@@ -190,8 +190,10 @@ async fn add_item_rejections() {
         CartError::NotForSale(String::new()).kind(),
         DomainErrorKind::NotFound
     );
+    // An expired cart is gone for good (HTTP 410); a checked-out one is a state conflict.
+    assert_eq!(CartError::Expired.kind(), DomainErrorKind::Gone);
     assert_eq!(
-        CartError::Expired.kind(),
+        CartError::CheckedOut.kind(),
         DomainErrorKind::FailedPrecondition
     );
 }
