@@ -14,6 +14,8 @@ use shopcore_telemetry::process::{ops_router, Readiness};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::cart::mysql::CartMysqlProjector;
+use crate::cart::redis::CartRedisProjector;
 use crate::catalog::couch::CatalogCouchProjector;
 use crate::catalog::taxonomy::TaxonomyMysqlProjector;
 use crate::couch::CouchDb;
@@ -44,8 +46,14 @@ pub async fn projectors(
     let projectors: Vec<Arc<dyn Projector>> = vec![
         Arc::new(CustomerMysqlProjector::new(mysql.clone(), log.clone())),
         Arc::new(TaxonomyMysqlProjector::new(mysql.clone())),
-        Arc::new(PricingMysqlProjector::new(mysql)),
+        Arc::new(PricingMysqlProjector::new(mysql.clone())),
+        Arc::new(CartMysqlProjector::new(mysql)),
         Arc::new(CustomerRedisProjector::new(
+            redis.clone(),
+            log.clone(),
+            settings.redis_key_prefix.clone(),
+        )),
+        Arc::new(CartRedisProjector::new(
             redis,
             log.clone(),
             settings.redis_key_prefix.clone(),

@@ -10,6 +10,10 @@
 //! - [`catalog`]: the product documents of the CouchDB catalog database and their projector
 //!   (idempotent by version, checkpoint in a `_local` document, Mango indexes it creates).
 //! - [`pricing`]: price books, rules, promotions and currency rates in MySQL (transactional).
+//! - [`cart`]: the cart read model ([`cart::CartView`]): `carts`, `cart_items` and
+//!   `cart_events` in MySQL (transactional), the `cart::{id}` cache in Redis whose TTL is the
+//!   cart's expiry (idempotent by version, tombstones for removed carts), and the queries of
+//!   the gateway, the sign-in merge and the expiry sweep.
 //! - [`couch`]: the CouchDB HTTP client, the `shopcore-couch` crate (re-exported, so
 //!   `shopcore_projections::couch::CouchDb` still names it).
 //! - [`stores`]: connecting to MySQL (migrating it: this process owns that schema, or only
@@ -20,6 +24,7 @@
 //! - [`settings`]: its typed settings.
 
 pub mod app;
+pub mod cart;
 pub mod catalog;
 pub use shopcore_couch as couch;
 pub mod customer;
