@@ -779,3 +779,39 @@ async fn a_cart_sells_no_line_at_a_stale_exchange_rate() -> anyhow::Result<()> {
     assert_eq!(lines(&again?.cart.expect("a cart"))["CAP"], (2, 1_800));
     d.app.cleanup().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_anonymous_cart_is_never_merged() -> anyhow::Result<()> {
+    let mut d = Deployment::start(&[]).await?;
+    d.price(&[("CAP", 1_500)]).await?;
+    let dee = d.customer("dee@example.com").await?;
+    let token = d.app.token("dee", &[MANAGE_MY_ORDERS], Some(dee))?;
+    let (anonymous, session) = d.cart(None).await?;
+    let mut added = d.add(&anonymous, "CAP", 2).await;
+    while matches!(&added, Err(s) if s.code() == Code::NotFound) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        added = d.add(&anonymous, "CAP", 2).await;
+    }
+    added?;
+    let (own, _) = d.cart(Some(dee)).await?;
+    d.add(&own, "CAP", 1).await?;
+    d.checkout(&anonymous, false).await?;
+    let merge = pb::MergeCartRequest {
+        anonymous_cart_id: anonymous.clone(),
+        customer_cart_id: Some(own.clone()),
+        options: None,
+    };
+    let mut carts = d.carts.clone();
+    let refused = carts
+        .merge_cart(d.with(&token, Some(&session), merge))
+        .await
+        .expect_err("checked out");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(refusal(&refused).2, "anonymousCartId");
+    // The customer's cart did not get the checked-out cart's lines.
+    assert_eq!(
+        lines(&d_cart(&mut carts, &d, &own).await?)["CAP"],
+        (1, 1_500)
+    );
+    d.app.cleanup().await
+}

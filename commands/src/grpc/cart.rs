@@ -101,15 +101,10 @@ fn reach(
     cart: &Cart,
     purpose: Use,
 ) -> Result<(), Status> {
-    if cart.id.is_none() {
-        return Err(not_found(cart_id));
-    }
-    if caller.customer_id.is_none()
-        && (caller.has(MANAGE_ORDERS) || (purpose == Use::Read && caller.has(VIEW_ORDERS)))
-    {
-        return Ok(());
-    }
-    if !caller.has(MANAGE_MY_ORDERS) {
+    let platform = caller.customer_id.is_none()
+        && (caller.has(MANAGE_ORDERS) || (purpose == Use::Read && caller.has(VIEW_ORDERS)));
+    // Scopes first: a token that may reach no cart learns nothing about which ids exist.
+    if !platform && !caller.has(MANAGE_MY_ORDERS) {
         let scope = if purpose == Use::Read {
             VIEW_ORDERS
         } else {
@@ -119,6 +114,12 @@ fn reach(
             scope,
             reason: format!("the token lacks the scope {scope} or {MANAGE_MY_ORDERS}"),
         }));
+    }
+    if cart.id.is_none() {
+        return Err(not_found(cart_id));
+    }
+    if platform {
+        return Ok(());
     }
     let own = caller.customer_id.is_some() && cart.customer_id == caller.customer_id;
     let by_session = session_of(metadata).is_some_and(|token| {
@@ -500,6 +501,36 @@ impl CartCommands for CartService {
             .map(str::to_owned);
         let (_, options, fingerprint) = super::CommandRequest::split(message);
         let now = Utc::now();
+        // Only an open cart is merged — or one already merged into this same target, so that
+        // a merge repeated after a lost reply or a crash completes. Anything else (checked
+        // out, expired, merged elsewhere) is refused before a line moves.
+        let target_id = target
+            .as_deref()
+            .map(|t| parse_uuid(t, "customerCartId"))
+            .transpose()?;
+        let retried = anonymous.status == CartStatus::Merged
+            && target_id.is_some()
+            && anonymous.merged_into == target_id;
+        if !retried {
+            let open = anonymous.status == CartStatus::Open
+                && anonymous.expires_at.is_none_or(|at| now < at);
+            if !open {
+                let (code, reason) = match status_of(&anonymous, now) {
+                    "expired" => (ErrorCode::Gone, "cart has expired"),
+                    "checkedOut" => (ErrorCode::FailedPrecondition, "cart is checked out"),
+                    _ => (
+                        ErrorCode::FailedPrecondition,
+                        "cart was merged into another cart",
+                    ),
+                };
+                return Err(error_status(
+                    code,
+                    format!("anonymousCartId: {reason} and can no longer be merged"),
+                    Some("anonymousCartId"),
+                    None,
+                ));
+            }
+        }
         let Some(target) = target else {
             let outcome = execute(
                 &self.pipeline,
@@ -543,7 +574,7 @@ impl CartCommands for CartService {
         .await?;
         // The lines are in; closing the anonymous cart may be repeated safely (a merge run
         // again after a crash here adds nothing twice: the target remembers its sources).
-        execute(
+        let closed = execute(
             &self.pipeline,
             "cart.mark_merged",
             (caller, &metadata),
@@ -562,8 +593,15 @@ impl CartCommands for CartService {
             .filter(|sku| !merged.state.lines.contains_key(*sku))
             .cloned()
             .collect();
+        // The reply's position covers both writes: a read at it sees the anonymous cart closed.
+        let mut reply = cart_result(&merged);
+        if let Some(result) = reply.result.as_mut() {
+            let last = merged.position.max(closed.position);
+            result.position = last.position;
+            result.log_position = last.to_string();
+        }
         Ok(Response::new(pb::MergeCartResult {
-            cart: Some(cart_result(&merged)),
+            cart: Some(reply),
             merged: true,
             left_out,
         }))

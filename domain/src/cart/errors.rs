@@ -1,7 +1,7 @@
 //! Why a cart command was rejected.
 
-use crate::error_kind::DomainErrorKind;
 use super::events::PriceChange;
+use crate::error_kind::DomainErrorKind;
 use crate::money::{Currency, MoneyError};
 
 /// A rejected cart command. Each message names the field at fault.

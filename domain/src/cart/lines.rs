@@ -74,6 +74,40 @@ impl Cart {
         Ok(())
     }
 
+    /// Refuses a change whose line or cart total would not fit in the currency's range: the
+    /// read models (and every later total) must be able to hold what the cart holds.
+    pub(super) fn check_fits<'a>(
+        &self,
+        cart: OpenCart,
+        changed: impl IntoIterator<Item = (&'a str, u32, &'a PriceSnapshot)>,
+    ) -> Result<(), CartError> {
+        let mut lines = self.lines.clone();
+        for (sku, quantity, price) in changed {
+            lines.insert(
+                sku.to_owned(),
+                super::CartLine {
+                    quantity,
+                    price: price.clone(),
+                },
+            );
+        }
+        let priced = lines
+            .iter()
+            .map(|(sku, line)| (sku.as_str(), line.quantity, line.price.unit_price));
+        super::checkout::compute_totals(
+            cart.currency,
+            priced,
+            self.coupon.as_ref().map(|c| &c.discount),
+        )
+        .map(|_| ())
+        .map_err(|_| {
+            CartError::invalid(
+                "quantity",
+                "the cart's total would pass the largest amount its currency can hold",
+            )
+        })
+    }
+
     /// Prices `quantity` units of `sku` for this cart, in its currency.
     pub(super) async fn price_line(
         &self,
@@ -171,6 +205,7 @@ impl Cart {
         let price = self
             .price_line(cart, &sku, line_quantity, now, services)
             .await?;
+        self.check_fits(cart, [(sku.as_str(), line_quantity, &price)])?;
         Ok(CartEvent::CartItemAdded {
             sku,
             quantity,
@@ -199,6 +234,7 @@ impl Cart {
             return Ok(None);
         }
         let price = self.price_line(cart, &sku, quantity, now, services).await?;
+        self.check_fits(cart, [(sku.as_str(), quantity, &price)])?;
         Ok(Some(CartEvent::CartItemQuantityChanged {
             sku,
             quantity,

@@ -103,6 +103,12 @@ impl Cart {
                 price,
             });
         }
+        self.check_fits(
+            cart,
+            lines
+                .iter()
+                .map(|l| (l.sku.as_str(), l.line_quantity, &l.price)),
+        )?;
         let mut coupon = None;
         if let (None, Some(code)) = (&self.coupon, source.coupon) {
             let mut merged = self.clone();
@@ -122,7 +128,9 @@ impl Cart {
                 .await
             {
                 Ok(applied) => Some(applied),
-                Err(CartError::LookupFailed(reason)) => return Err(CartError::LookupFailed(reason)),
+                Err(CartError::LookupFailed(reason)) => {
+                    return Err(CartError::LookupFailed(reason))
+                }
                 Err(_) => None,
             };
         }

@@ -60,7 +60,11 @@ async fn checkout_reprices_and_reports_changed_prices() {
 
 #[tokio::test]
 async fn changed_prices_refuse_checkout_unless_accepted() {
-    let given = vec![created(), added("CAP", 1, 1_000, 5), added("SOCKS", 3, 300, 5)];
+    let given = vec![
+        created(),
+        added("CAP", 1, 1_000, 5),
+        added("SOCKS", 3, 300, 5),
+    ];
     framework()
         .given(given)
         .when_async(CartCommand::Checkout {

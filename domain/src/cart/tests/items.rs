@@ -354,3 +354,40 @@ async fn activity_keeps_a_cart_alive() {
             expires_at: at(320),
         }]);
 }
+
+#[tokio::test]
+async fn a_change_whose_totals_would_not_fit_the_currency_is_refused() {
+    let half = i64::MAX / 2;
+    let framework = || framework_with(FakePricing::with(&[("HUGE", half), ("HUGE-2", half)]));
+    // Two units fit (i64::MAX − 1 minor units); a third does not, as a line or as the cart.
+    framework()
+        .given(vec![created()])
+        .when_async(add("HUGE", 2, 1))
+        .await
+        .then_expect_events(vec![CartEvent::CartItemAdded {
+            sku: "HUGE".into(),
+            quantity: 2,
+            line_quantity: 2,
+            price: snapshot(half, 1),
+            expires_at: at(121),
+        }]);
+    let full = vec![created(), added("HUGE", 2, half, 1)];
+    for command in [
+        add("HUGE", 1, 2),
+        add("HUGE-2", 1, 2),
+        CartCommand::ChangeItemQuantity {
+            sku: "HUGE".into(),
+            quantity: 3,
+            now: at(2),
+        },
+    ] {
+        let error = framework()
+            .given(full.clone())
+            .when_async(command.clone())
+            .await
+            .inspect_result()
+            .expect_err("overflow");
+        assert_eq!(error.field(), Some("quantity"), "{command:?}: {error}");
+        assert_eq!(error.kind(), DomainErrorKind::InvalidArgument);
+    }
+}
