@@ -13,19 +13,19 @@ use shopcore_proto::{error_status, ErrorCode};
 use shopcore_telemetry::process::{ops_router, Readiness};
 use tokio::net::TcpListener;
 
+use shopcore_proto::cart::v1::cart_commands_server::CartCommandsServer;
 use shopcore_proto::catalog::v1::category_commands_server::CategoryCommandsServer;
 use shopcore_proto::catalog::v1::product_commands_server::ProductCommandsServer;
 use shopcore_proto::customer::v1::customer_commands_server::CustomerCommandsServer;
 use shopcore_proto::pricing::v1::currency_rate_commands_server::CurrencyRateCommandsServer;
 use shopcore_proto::pricing::v1::price_book_commands_server::PriceBookCommandsServer;
 use shopcore_proto::pricing::v1::price_rule_commands_server::PriceRuleCommandsServer;
-use shopcore_proto::cart::v1::cart_commands_server::CartCommandsServer;
 use shopcore_proto::pricing::v1::pricing_queries_server::PricingQueriesServer;
 use shopcore_proto::pricing::v1::promotion_commands_server::PromotionCommandsServer;
 
+use crate::grpc::cart::CartService;
 use crate::grpc::catalog::ProductService;
 use crate::grpc::customer::CustomerService;
-use crate::grpc::cart::CartService;
 use crate::grpc::pricing::currency_rate::CurrencyRateService;
 use crate::grpc::pricing::price_book::PriceBookService;
 use crate::grpc::pricing::price_rule::PriceRuleService;

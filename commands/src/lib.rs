@@ -24,12 +24,18 @@
 //!   and SKU categories kept current by the tail loop, served as `PricingQueries` over gRPC.
 //! - [`promotion_scheduler`]: switches promotions on when their scheduled start time arrives,
 //!   exactly once however many schedulers run.
+//! - [`cart_expiry`]: the cart expiry sweep: closes carts past their expiry through the cart's
+//!   command pipeline, exactly once however many sweeps run, and removes them from the Redis
+//!   cart cache.
+//! - [`segment_policy`]: recalculates a customer's spend segment after each checkout, once per
+//!   checkout, through the customer's command pipeline.
 //! - [`fx`]: FX rates: the fake ECB-format rates provider and the currency rate sync that
 //!   records changed rates as `SetFxRate` commands.
 //! - [`testing`]: Kafka helpers for tests.
 
 pub mod app;
 pub mod cart;
+pub mod cart_expiry;
 pub mod catalog_feed;
 pub mod claims;
 pub mod error;
@@ -43,5 +49,6 @@ pub mod pricing_query;
 pub mod promotion_scheduler;
 pub mod relay;
 pub mod seed;
+pub mod segment_policy;
 pub mod settings;
 pub mod testing;

@@ -1,6 +1,6 @@
 //! Seed data: customers with segments (the plan's "1k customers with segmentation (VIP,
 //! general)"). Ids and idempotency keys are derived from the customer's number, so seeding twice
-//! writes nothing new.
+//! writes nothing new. The catalog and pricing below, and carts in [`carts`].
 
 use std::sync::Arc;
 
@@ -12,6 +12,10 @@ use uuid::Uuid;
 use crate::error::CommandError;
 use crate::grpc::customer::customer_pipeline;
 use crate::metadata::CommandContext;
+
+pub mod carts;
+
+pub use carts::{seed_carts, CartSeed, CartSeedReport};
 
 const SEED_NAMESPACE: Uuid = Uuid::from_u128(0x2d0c_51a5_4a3e_4f5b_8e77_a1c3_93f0_5eed);
 

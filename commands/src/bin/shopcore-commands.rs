@@ -4,11 +4,13 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use shopcore_commands::app::CommandApp;
+use shopcore_commands::cart_expiry::{CartExpirySettings, CartExpirySweep};
 use shopcore_commands::catalog_feed::{self, CatalogFeed, CatalogFeedSettings};
 use shopcore_commands::fx::{self, CurrencyRateSyncSettings, FxProviderSettings};
 use shopcore_commands::media::{MediaWorker, MediaWorkerSettings};
 use shopcore_commands::promotion_scheduler::{PromotionScheduler, PromotionSchedulerSettings};
 use shopcore_commands::relay::{server, Relay, RelaySettings};
+use shopcore_commands::segment_policy::{SegmentPolicy, SegmentPolicySettings};
 use shopcore_commands::settings::CommandSettings;
 use shopcore_event_store::{schema, EventStore, GlobalLog, StoreOptions};
 use shopcore_telemetry::process::shutdown_signal;
@@ -42,6 +44,14 @@ enum Command {
         /// Price rules for the sample catalog's key SKUs (books, prices and rates always).
         #[arg(long, default_value_t = 200)]
         price_rules: usize,
+        /// Carts with items of the seeded SKUs: a third anonymous, the rest the seeded
+        /// customers'; a quarter with a seeded coupon; every fifth near expiry.
+        #[arg(long, default_value_t = 200)]
+        carts: usize,
+        /// The near-expiry carts live this many seconds after seeding (the others
+        /// CART_TTL_SECONDS).
+        #[arg(long, default_value_t = 900)]
+        near_expiry_seconds: u32,
     },
     /// Publish every stored event to Kafka (Avro, schema registry ids) until stopped.
     Relay {
@@ -60,6 +70,27 @@ enum Command {
     PromotionScheduler {
         #[command(flatten)]
         scheduler: PromotionSchedulerSettings,
+    },
+    /// Expire carts whose expiresAt has passed (due ones from the MySQL read model, through the
+    /// cart's command pipeline; exactly once even with several sweeps running) and remove them
+    /// from the Redis cart cache, every CART_EXPIRY_INTERVAL until stopped (or once, with
+    /// --once).
+    CartExpirySweep {
+        #[command(flatten)]
+        sweep: CartExpirySettings,
+    },
+    /// Reproduce the cart TTL issue against a running deployment (infra/run) and print how it
+    /// is resolved: Redis and MySQL disagreeing about a cart's life, carts touched at the moment
+    /// they expire, the sweep closing each once. `tests/scenarios/cart_ttl` runs it.
+    CartTtlScenario {
+        #[command(flatten)]
+        scenario: shopcore_commands::cart_expiry::scenario::CartTtlScenarioSettings,
+    },
+    /// Recalculate customers' spend segment (VIP) after each checkout, once per checkout, until
+    /// stopped (see SEGMENT_* for the rule).
+    SegmentPolicy {
+        #[command(flatten)]
+        policy: SegmentPolicySettings,
     },
     /// Follow the CouchDB `_changes` feed of the catalog database and publish every product
     /// document to Kafka (catalog.product.document.v1; drifting documents dead-lettered or
@@ -128,6 +159,8 @@ async fn main() -> anyhow::Result<()> {
             customers,
             products,
             price_rules,
+            carts,
+            near_expiry_seconds,
         } => {
             let store =
                 EventStore::connect(&cli.settings.database_url, &cli.settings.store_options())
@@ -161,6 +194,29 @@ async fn main() -> anyhow::Result<()> {
                 pricing.rules,
                 pricing.promotions,
                 pricing.events_written,
+                started.elapsed().as_secs_f64()
+            );
+            let started = std::time::Instant::now();
+            let seed = shopcore_commands::seed::CartSeed {
+                carts,
+                customers,
+                products,
+                settings: cli.settings.carts.settings(),
+                near_expiry: chrono::TimeDelta::seconds(i64::from(near_expiry_seconds.max(1))),
+            };
+            let report =
+                shopcore_commands::seed::seed_carts(&store, &seed, &cli.settings.pricing).await?;
+            println!(
+                "seeded {} carts ({} anonymous, {} with a coupon, {} near expiry, {} in USD, {} lines; {} no longer open, {} lines or coupons refused), {} new events in {:.1} s",
+                report.carts,
+                report.anonymous,
+                report.with_coupon,
+                report.near_expiry,
+                report.usd,
+                report.lines,
+                report.closed,
+                report.refused,
+                report.events_written,
                 started.elapsed().as_secs_f64()
             );
             Ok(())
@@ -224,6 +280,60 @@ async fn main() -> anyhow::Result<()> {
                 let _ = stop.send(true);
             });
             scheduler.run(stopped).await;
+            Ok(())
+        }
+        Command::CartExpirySweep { sweep } => {
+            tracing::info!(settings = ?cli.settings, sweep = ?sweep, "starting");
+            let store =
+                EventStore::connect(&cli.settings.database_url, &cli.settings.store_options())
+                    .await?;
+            schema::check(store.pool(), Duration::from_secs(60)).await?;
+            let carts = cli.settings.carts.settings();
+            if sweep.once {
+                let sweeper = CartExpirySweep::connect(store, &sweep, carts).await?;
+                let report = sweeper.round().await?;
+                println!("{}", serde_json::to_string(&report)?);
+                anyhow::ensure!(report.failed == 0, "{} carts failed", report.failed);
+                return Ok(());
+            }
+            let listener = tokio::net::TcpListener::bind(sweep.metrics_addr).await?;
+            let sweeper = CartExpirySweep::connect(store, &sweep, carts).await?;
+            tracing::info!(metrics_addr = %listener.local_addr()?, "listening");
+            sweeper.serve_ops(listener);
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            sweeper.run(stopped).await;
+            Ok(())
+        }
+        Command::CartTtlScenario { scenario } => {
+            tracing::info!(scenario = ?scenario, "starting");
+            let store =
+                EventStore::connect(&cli.settings.database_url, &cli.settings.store_options())
+                    .await?;
+            schema::check(store.pool(), Duration::from_secs(30)).await?;
+            shopcore_commands::cart_expiry::scenario::run(store, &scenario, &cli.settings.auth)
+                .await
+        }
+        Command::SegmentPolicy { policy } => {
+            tracing::info!(settings = ?cli.settings, policy = ?policy, "starting");
+            let store =
+                EventStore::connect(&cli.settings.database_url, &cli.settings.store_options())
+                    .await?;
+            schema::check(store.pool(), Duration::from_secs(60)).await?;
+            let listener = tokio::net::TcpListener::bind(policy.metrics_addr).await?;
+            let policy =
+                SegmentPolicy::from_settings(store, &policy, cli.settings.pricing.fx_base()?)?;
+            tracing::info!(metrics_addr = %listener.local_addr()?, "listening");
+            policy.serve_ops(listener);
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            policy.run(stopped).await;
             Ok(())
         }
         Command::CatalogFeed { feed } => {

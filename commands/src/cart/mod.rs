@@ -3,7 +3,9 @@
 //! - [`IndexPricing`]: unit prices from the pricing index this process keeps (the code the
 //!   `PricingQueries` service answers with), for the customer's segments — read from the
 //!   Customer aggregate in the event store, so a segment change prices the next line at once —
-//!   and the cart's currency, channel, region and the line's quantity.
+//!   and the cart's currency, channel, region and the line's quantity. A price converted with a
+//!   stale rate (older than `FX_STALE_AFTER_SECONDS`) is not sold: the line is refused as
+//!   unavailable until the rates are synced.
 //! - [`PromotionCoupons`]: a coupon code is the promotion that claimed it (the unique claims of
 //!   the event store); the promotion itself says whether it may be used now
 //!   (`Promotion::check_redeemable`: active, in its window, under both limits).
@@ -12,6 +14,8 @@
 //!   `shopcore_event_store::LinkedEvents`). Two checkouts that race for the last use of a
 //!   coupon both decide on the same promotion version; only one append commits, the other is
 //!   decided again against the new count and refused. So a limit of 5 redeems exactly 5.
+//! - [`expiry_pipeline`]: the pipeline of the expiry sweep, with no pricing index behind it
+//!   ([`Unpriced`]): `Expire` never prices.
 
 use std::sync::Arc;
 
@@ -66,6 +70,44 @@ pub fn cart_pipeline(
         .with_link(Arc::new(CouponRedemption { promotions }))
 }
 
+/// The command pipeline of the expiry sweep (and of other in-process callers that only open,
+/// close or expire carts): no pricing index and no coupon lookups behind it.
+///
+/// `Expire` decides from the cart's own state (`now ≥ expiresAt`) and never prices a line nor
+/// checks a coupon, so the sweep's process does not fold the whole log into a pricing index at
+/// start just to carry it unused. Should a command that prices or checks a coupon ever reach
+/// this pipeline, [`Unpriced`] answers "unavailable": the command is refused (`UNAVAILABLE`,
+/// nothing written), never priced wrong.
+pub fn expiry_pipeline(store: EventStore, settings: CartSettings) -> CommandPipeline<Cart> {
+    let services = CartServices {
+        pricing: Arc::new(Unpriced),
+        coupons: Arc::new(Unpriced),
+        settings,
+    };
+    CommandPipeline::new(store, services, cart_snapshots())
+}
+
+/// Pricing and coupons of [`expiry_pipeline`]: every lookup is unavailable.
+pub struct Unpriced;
+
+#[async_trait]
+impl CartPricing for Unpriced {
+    async fn price(&self, _request: &PriceRequest) -> Result<PricedItem, PricingLookupError> {
+        Err(PricingLookupError::Unavailable(
+            "this process prices no cart lines".into(),
+        ))
+    }
+}
+
+#[async_trait]
+impl CouponValidator for Unpriced {
+    async fn validate(&self, _request: &CouponRequest) -> Result<ValidCoupon, CouponRejection> {
+        Err(CouponRejection::Unavailable(
+            "this process checks no coupons".into(),
+        ))
+    }
+}
+
 /// Unit prices from the pricing index, for the cart's customer.
 pub struct IndexPricing {
     answers: PricingAnswers,
@@ -115,6 +157,14 @@ impl CartPricing for IndexPricing {
                 _ => PricingLookupError::Unavailable(status.message().to_owned()),
             }
         })?;
+        if answer.stale {
+            // A converted price with an old rate is for display; a cart does not sell at it.
+            return Err(PricingLookupError::Unavailable(format!(
+                "the exchange rate for {} is stale; carts in {} are priced again once the rates \
+                 are synced",
+                answer.currency, answer.currency
+            )));
+        }
         let money = |value: Option<pricing_pb::Money>| {
             value
                 .ok_or_else(|| PricingLookupError::Unavailable("incomplete price".into()))
