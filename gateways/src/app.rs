@@ -9,11 +9,13 @@ use anyhow::Context as _;
 use axum::routing::{get, patch, post, put};
 use axum::Router;
 use shopcore_auth::TokenVerifier;
+use shopcore_projections::cart::read_model::CartReadModel;
 use shopcore_projections::catalog::read_model::{CatalogReadModel, MediaUrls};
 use shopcore_projections::couch::CouchDb;
 use shopcore_projections::customer::read_model::CustomerReadModel;
 use shopcore_projections::pricing::read_model::PricingReadModel;
 use shopcore_projections::stores::{connect_event_log, connect_mysql_checked, connect_redis};
+use shopcore_proto::cart::v1::cart_commands_client::CartCommandsClient;
 use shopcore_proto::catalog::v1::category_commands_client::CategoryCommandsClient;
 use shopcore_proto::catalog::v1::product_commands_client::ProductCommandsClient;
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
@@ -23,8 +25,8 @@ use tokio::net::TcpListener;
 use tonic::transport::Endpoint;
 
 use crate::routes::{
-    addresses, catalog, catalog_writes, customers, health, media, price_books, price_rules,
-    pricing, promotions, AppState,
+    addresses, cart_writes, carts, catalog, catalog_writes, customers, health, media, price_books,
+    price_rules, pricing, promotions, AppState,
 };
 use crate::settings::GatewaySettings;
 
@@ -66,8 +68,17 @@ impl GatewayApp {
             .unwrap_or_else(shopcore_media_store::default_url);
         let media = shopcore_media_store::MediaStore::open(&media_url)
             .context("while opening MEDIA_STORE_URL")?;
-        let state = AppState {
+        let read_your_writes_timeout = Duration::from_millis(settings.read_your_writes_timeout_ms);
+        let cart_reads = CartReadModel::new(
+            mysql.clone(),
+            redis.clone(),
+            settings.redis_key_prefix.clone(),
+        )
+        .with_read_your_writes_timeout(read_your_writes_timeout);
+        let state = AppState::new(crate::routes::Services {
             catalog,
+            carts: CartCommandsClient::new(channel.clone()),
+            cart_reads,
             media,
             customers: CustomerCommandsClient::new(channel.clone()),
             products: ProductCommandsClient::new(channel.clone()),
@@ -85,8 +96,8 @@ impl GatewayApp {
             ),
             redis,
             log,
-            read_your_writes_timeout: Duration::from_millis(settings.read_your_writes_timeout_ms),
-        };
+            read_your_writes_timeout,
+        });
         let listener = TcpListener::bind(settings.http_addr)
             .await
             .with_context(|| format!("while binding {}", settings.http_addr))?;
@@ -224,6 +235,23 @@ pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
             "/promotions/{id}/schedule-activation",
             post(promotions::schedule_promotion_activation),
         )
+        // Carts. The session token in `/carts/by-session/{token}` is a secret: the request's span
+        // and metrics name the route template, never the path.
+        .route("/carts", post(cart_writes::create_cart))
+        .route("/carts/{id}", get(carts::get_cart))
+        .route("/carts/by-session/{token}", get(carts::get_cart_by_session))
+        .route("/carts/{id}/items", post(cart_writes::add_cart_item))
+        .route(
+            "/carts/{id}/items/{sku}",
+            put(cart_writes::change_cart_item).delete(cart_writes::remove_cart_item),
+        )
+        .route("/carts/{id}/apply-coupon", post(cart_writes::apply_coupon))
+        .route(
+            "/carts/{id}/coupon",
+            axum::routing::delete(cart_writes::remove_coupon),
+        )
+        .route("/carts/{id}/checkout", post(cart_writes::checkout_cart))
+        .route("/carts/{id}/merge", post(cart_writes::merge_cart))
         .route_layer(axum::middleware::from_fn_with_state(
             verifier.clone(),
             crate::auth::authenticate,

@@ -6,8 +6,10 @@
 //! deeper than [`MAX_DEPTH`] or more complex than [`MAX_COMPLEXITY`] are refused before they
 //! run. `Shopcore-Min-Position` makes the request wait for the catalog, as in REST. The SDL is
 //! in `docs/api/schema.graphql` (`shopcore-gateway graphql-sdl`). Pricing (`price`, rules,
-//! promotions, price books) is in [`pricing`], merged into the one `Query`.
+//! promotions, price books) is in [`pricing`], carts (`cart`, `cartBySession`) in [`cart`],
+//! merged into the one `Query`.
 
+pub mod cart;
 pub mod pricing;
 
 use std::collections::HashMap;
@@ -326,9 +328,9 @@ impl From<CustomerView> for Customer {
     }
 }
 
-/// The query root: catalog and customer fields (`CatalogQuery`) and pricing fields.
+/// The query root: catalog and customer fields (`CatalogQuery`), pricing and cart fields.
 #[derive(MergedObject, Default)]
-pub struct Query(CatalogQuery, pricing::PricingQuery);
+pub struct Query(CatalogQuery, pricing::PricingQuery, cart::CartQuery);
 
 #[derive(Default)]
 pub struct CatalogQuery;
@@ -527,6 +529,16 @@ pub async fn execute(
         wanted,
         pricing_batches.clone(),
     );
+    // An anonymous cart's session token, for `cart(id)` (a header sent twice is refused, as
+    // in REST).
+    let session = match crate::routes::carts::session_header(&headers) {
+        Ok(session) => session,
+        Err(problem) => return problem.into_response(),
+    };
+    let request = match session {
+        Some(session) => request.data(cart::CartSession(session)),
+        None => request,
+    };
     let request = request
         .data(principal)
         .data(state.catalog.clone())

@@ -1,9 +1,11 @@
 //! The OpenAPI document, generated from the handlers. Served at `/openapi.json` and written to
 //! `docs/api/openapi.json` by `shopcore-gateway openapi`. The pricing routes' limits and links
-//! are in [`pricing`].
+//! are in [`pricing`], the cart routes' in [`cart`].
 
+mod cart;
 mod pricing;
 
+use cart::{CartLimits, CartLinks};
 use pricing::{PricingLimits, PricingLinks};
 
 use std::collections::BTreeMap;
@@ -16,10 +18,10 @@ use utoipa::openapi::schema::{ArrayItems, ObjectBuilder, Type};
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
-use crate::problem::Problem;
+use crate::problem::{PriceChangeView, Problem};
 use crate::routes::{
-    addresses, catalog, catalog_writes, customers, media, price_books, price_rules,
-    pricing as pricing_routes, promotions,
+    addresses, cart_answers, cart_writes, carts, catalog, catalog_writes, customers, media,
+    price_books, price_rules, pricing as pricing_routes, promotions,
 };
 use shopcore_projections::catalog::read_model::{
     AttributeView, MediaView, MoneyView, ProductView, VariantView,
@@ -71,6 +73,16 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         promotions::schedule_promotion_activation,
         promotions::get_promotion,
         promotions::list_promotions,
+        cart_writes::create_cart,
+        carts::get_cart,
+        carts::get_cart_by_session,
+        cart_writes::add_cart_item,
+        cart_writes::change_cart_item,
+        cart_writes::remove_cart_item,
+        cart_writes::apply_coupon,
+        cart_writes::remove_coupon,
+        cart_writes::checkout_cart,
+        cart_writes::merge_cart,
     ),
     components(schemas(
         CustomerView,
@@ -119,14 +131,28 @@ use shopcore_projections::customer::{AddressView, CustomerView};
         shopcore_projections::pricing::read_model::PromotionView,
         shopcore_projections::pricing::read_model::PriceBookView,
         shopcore_projections::pricing::read_model::BasePriceView,
+        PriceChangeView,
+        cart_writes::CreateCartBody,
+        cart_writes::AddItemBody,
+        cart_writes::ChangeQuantityBody,
+        cart_writes::ApplyCouponBody,
+        cart_writes::CheckoutBody,
+        cart_answers::CreatedCartView,
+        cart_answers::MergeResultView,
+        shopcore_projections::cart::CartView,
+        shopcore_projections::cart::CartLineView,
+        shopcore_projections::cart::CartStatusView,
+        shopcore_projections::cart::CouponView,
+        shopcore_projections::cart::CouponKind,
     )),
     tags(
         (name = "customers", description = "Customer profiles and segments"),
         (name = "products", description = "Products, their variants and the category tree"),
         (name = "pricing", description = "Prices (with the rules that made them), scenario tests with draft rules, price rules and price books"),
         (name = "promotions", description = "Promotion campaigns and their coupon codes"),
+        (name = "carts", description = "Carts priced by the pricing service: items, coupons, checkout, the sign-in merge; anonymous carts are reached with their session token"),
     ),
-    modifiers(&BearerTokens, &InputLimits, &CatalogLimits, &MediaUploads, &Links, &PricingLimits, &PricingLinks)
+    modifiers(&BearerTokens, &InputLimits, &CatalogLimits, &MediaUploads, &Links, &PricingLimits, &PricingLinks, &CartLimits, &CartLinks)
 )]
 pub struct ApiDoc;
 

@@ -10,10 +10,22 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use shopcore_projections::catalog::read_model::MoneyView;
 use shopcore_proto::ErrorCode;
 
 /// The largest request body the gateway reads, in bytes; a larger one is 413.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// One unit price a cart's checkout found changed since its line was priced.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PriceChangeView {
+    pub sku: String,
+    /// The line's unit price.
+    pub previous_unit_price: MoneyView,
+    /// The unit price now.
+    pub unit_price: MoneyView,
+}
 
 /// A problem response.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -35,6 +47,10 @@ pub struct Problem {
     /// For 403: the scope that would allow the request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// For 409 `prices-changed` (a cart's checkout): every unit price that differs from the
+    /// line's; check out with `acceptPriceChanges` to pay them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price_changes: Option<Vec<PriceChangeView>>,
     #[serde(skip)]
     pub retry_after_seconds: Option<u64>,
     /// For 401: the `WWW-Authenticate` challenge.
@@ -80,6 +96,7 @@ impl Problem {
             field: None,
             current_version: None,
             scope: None,
+            price_changes: None,
             retry_after_seconds: None,
             challenge: None,
         }
@@ -188,28 +205,63 @@ where
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = match axum::body::Bytes::from_request(request, state).await {
-            Ok(bytes) => bytes,
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                return Err(Problem::too_large())
-            }
-            Err(rejection) => return Err(Problem::invalid("body", rejection.body_text())),
-        };
-        let deserializer = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize(deserializer) {
-            Ok(value) => Ok(Self(value)),
-            Err(error) => {
-                let path = error.path().to_string();
-                let inner = error.into_inner();
-                let field = if path == "." || path.is_empty() {
-                    missing_field(&inner.to_string()).unwrap_or_else(|| "body".to_owned())
-                } else {
-                    path
-                };
-                Err(Problem::invalid(field, json_reason(&inner)))
-            }
-        }
+        let bytes = body_bytes(request, state).await?;
+        json_body(&bytes).map(Self)
     }
+}
+
+/// A JSON body that may be left out: no body at all (zero bytes) reads as `T::default()`;
+/// any other body is parsed as [`ApiJson`] parses it.
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJsonOrEmpty<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = body_bytes(request, state).await?;
+        if bytes.is_empty() {
+            return Ok(Self(T::default()));
+        }
+        json_body(&bytes).map(Self)
+    }
+}
+
+async fn body_bytes<S: Send + Sync>(
+    request: Request,
+    state: &S,
+) -> Result<axum::body::Bytes, Problem> {
+    match axum::body::Bytes::from_request(request, state).await {
+        Ok(bytes) => Ok(bytes),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(Problem::too_large())
+        }
+        Err(rejection) => Err(Problem::invalid("body", rejection.body_text())),
+    }
+}
+
+/// Parses a JSON body; an error names the field at fault. Every body is a JSON object: serde
+/// would also read a struct from an array of its fields in order (`["EUR"]`), which no
+/// document allows.
+fn json_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(Problem::invalid("body", "must be a JSON object"));
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let field = if path == "." || path.is_empty() {
+            missing_field(&inner.to_string()).unwrap_or_else(|| "body".to_owned())
+        } else {
+            path
+        };
+        Problem::invalid(field, json_reason(&inner))
+    })
 }
 
 /// The field named by serde's "missing field `x`" message.
@@ -287,6 +339,22 @@ mod tests {
         let response = Problem::from_status(&status).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn a_body_is_a_json_object_never_an_array_of_its_fields() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            currency: String,
+            #[serde(default)]
+            channel: Option<String>,
+        }
+        assert!(json_body::<Body>(br#" {"currency": "EUR"}"#).is_ok());
+        for refused in [&br#"["EUR"]"#[..], b"\"EUR\"", b"null", b""] {
+            let problem = json_body::<Body>(refused).expect_err("not an object");
+            assert_eq!(problem.field.as_deref(), Some("body"));
+        }
     }
 
     #[test]

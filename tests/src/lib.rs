@@ -30,10 +30,18 @@ fn bin_dir() -> anyhow::Result<PathBuf> {
     Ok(dir.to_path_buf())
 }
 
-/// A running process whose JSON log lines are scanned for its listening address.
+/// How many of a process's latest log lines [`TestApp::logs`] keeps.
+const KEPT_LOG_LINES: usize = 20_000;
+
+/// A process's latest stdout lines.
+type LogLines = std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>;
+
+/// A running process whose JSON log lines are scanned for its listening address and kept
+/// (the latest [`KEPT_LOG_LINES`]) for tests of what it logs.
 struct Process {
     name: String,
     child: Child,
+    logs: LogLines,
 }
 
 async fn spawn(
@@ -93,11 +101,19 @@ async fn spawn_line(
     let field = address_field.to_owned();
     let label = name.to_owned();
     let echo = std::env::var_os("E2E_ECHO").is_some();
+    let logs = LogLines::default();
+    let kept = logs.clone();
     tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             if echo {
                 eprintln!("[{label}] {line}");
+            }
+            if let Ok(mut kept) = kept.lock() {
+                if kept.len() == KEPT_LOG_LINES {
+                    kept.pop_front();
+                }
+                kept.push_back(line.clone());
             }
             if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line) {
                 if json.get(&field).and_then(|v| v.as_str()).is_some() {
@@ -114,6 +130,7 @@ async fn spawn_line(
         Process {
             name: name.to_owned(),
             child,
+            logs,
         },
         address,
     ))
@@ -345,6 +362,34 @@ impl TestApp {
         Ok(format!("http://{metrics_addr}"))
     }
 
+    /// Starts `shopcore-commands cart-expiry-sweep` on this deployment's event store, MySQL
+    /// read model and Redis prefix, sweeping every `interval` (e.g. "300ms"), known to
+    /// [`TestApp::kill`] as `name`; returns the `http://…` of its `/metrics`, `/readyz`.
+    pub async fn start_cart_expiry_sweep(
+        &mut self,
+        name: &str,
+        interval: &str,
+    ) -> anyhow::Result<String> {
+        let envs = vec![
+            ("DATABASE_URL", self.database_url.clone()),
+            ("MYSQL_URL", self.mysql_url.clone()),
+            ("REDIS_URL", shopcore_event_store::testing::redis_url()),
+            ("REDIS_KEY_PREFIX", self.redis_prefix.clone()),
+            ("CART_EXPIRY_INTERVAL", interval.to_owned()),
+            ("CART_EXPIRY_METRICS_ADDR", "127.0.0.1:0".into()),
+        ];
+        let (mut process, metrics_addr) = spawn_with_args(
+            "shopcore-commands",
+            &["cart-expiry-sweep"],
+            &envs,
+            "metrics_addr",
+        )
+        .await?;
+        process.name = name.to_owned();
+        self.processes.push(process);
+        Ok(format!("http://{metrics_addr}"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
@@ -366,6 +411,22 @@ impl TestApp {
             request.metadata_mut().insert("authorization", value);
         }
         request
+    }
+
+    /// The latest stdout lines (JSON logs) of the deployment's processes named `name`
+    /// (`shopcore-gateway`, say), oldest first.
+    pub fn logs(&self, name: &str) -> Vec<String> {
+        self.processes
+            .iter()
+            .filter(|p| p.name == name)
+            .filter_map(|p| {
+                p.logs
+                    .lock()
+                    .ok()
+                    .map(|l| l.iter().cloned().collect::<Vec<_>>())
+            })
+            .flatten()
+            .collect()
     }
 
     /// Kills one of the deployment's processes (`shopcore-projections`, say), as a crash would.

@@ -41,7 +41,7 @@ pub use types::{
 pub struct RequestedPosition(pub LogPosition);
 
 /// A problem as a GraphQL error: `extensions.code` from its status, `extensions.field`.
-fn problem_error(problem: Problem) -> async_graphql::Error {
+pub(crate) fn problem_error(problem: Problem) -> async_graphql::Error {
     let code = match problem.status {
         400 | 413 | 422 => "BAD_USER_INPUT",
         401 => "UNAUTHENTICATED",

@@ -1,9 +1,14 @@
 //! Route groups of the gateway, one file each: `customers` (profiles, segments, and the
 //! helpers every customer write shares), `addresses`, `catalog` (products and categories),
 //! `media` (uploads and the stored objects), `health`; pricing: `pricing` (price queries and
-//! simulation, and what the pricing routes share), `price_rules`, `promotions`, `price_books`.
+//! simulation, and what the pricing routes share), `price_rules`, `promotions`, `price_books`;
+//! carts: `carts` (reads, who reaches a cart, the session header), `cart_writes` (the commands),
+//! `cart_answers` (a command's result as the REST cart, its refusals as problems).
 
 pub mod addresses;
+pub mod cart_answers;
+pub mod cart_writes;
+pub mod carts;
 pub mod catalog;
 pub mod catalog_writes;
 pub mod customers;
@@ -20,9 +25,11 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 use shopcore_event_store::{GlobalLog, LogPosition};
+use shopcore_projections::cart::read_model::CartReadModel;
 use shopcore_projections::catalog::read_model::CatalogReadModel;
 use shopcore_projections::customer::read_model::CustomerReadModel;
 use shopcore_projections::pricing::read_model::PricingReadModel;
+use shopcore_proto::cart::v1::cart_commands_client::CartCommandsClient;
 use shopcore_proto::catalog::v1::category_commands_client::CategoryCommandsClient;
 use shopcore_proto::catalog::v1::product_commands_client::ProductCommandsClient;
 use shopcore_proto::customer::v1::customer_commands_client::CustomerCommandsClient;
@@ -65,9 +72,27 @@ pub(crate) fn caller_parts(
 pub const POSITION_HEADER: &str = "shopcore-position";
 pub const MIN_POSITION_HEADER: &str = "shopcore-min-position";
 
-/// What handlers share.
+/// What handlers share: one allocation, so that handing it to a request (every extractor
+/// and handler takes it) is one reference count, not a copy of a dozen clients.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(std::sync::Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The clients, read models and settings behind [`AppState`].
+pub struct Services {
     pub customers: CustomerCommandsClient<Channel>,
     pub products: ProductCommandsClient<Channel>,
     pub categories: CategoryCommandsClient<Channel>,
@@ -81,6 +106,9 @@ pub struct AppState {
     /// Price books, rules and promotions as the `pricing_mysql` projector keeps them.
     pub pricing_reads: PricingReadModel,
     pub customer_reads: CustomerReadModel,
+    pub carts: CartCommandsClient<Channel>,
+    /// Carts as the `cart_mysql` and `cart_redis` projectors keep them.
+    pub cart_reads: CartReadModel,
     pub catalog: CatalogReadModel,
     /// Uploaded media and their thumbnails.
     pub media: shopcore_media_store::MediaStore,
