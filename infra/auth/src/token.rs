@@ -67,10 +67,28 @@ impl AuthError {
 }
 
 /// Checks tokens against the configured key(s).
+///
+/// A token that passed is remembered (by its full text) until it expires, so a client sending
+/// the same token with every request pays for the signature check and the claims' parsing
+/// once: at most [`CACHED_TOKENS`] tokens of at most 2 KiB, forgotten all at once when full. A
+/// token is immutable and signed, so what was true of it stays true until `exp` (+ the same
+/// leeway); nothing else (revocation) is checked, by the cache or without it.
 #[derive(Clone)]
 pub struct TokenVerifier {
     keys: Keys,
     validation: Validation,
+    verified: std::sync::Arc<std::sync::Mutex<HashMap<String, (Principal, u64)>>>,
+}
+
+/// How many verified tokens a verifier remembers.
+pub const CACHED_TOKENS: usize = 4096;
+const MAX_CACHED_TOKEN_BYTES: usize = 2048;
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 #[derive(Clone)]
@@ -118,6 +136,7 @@ impl TokenVerifier {
         Ok(Self {
             keys: Keys::One(DecodingKey::from_secret(secret)),
             validation: validation(Algorithm::HS256, issuer, audience),
+            verified: Default::default(),
         })
     }
 
@@ -131,6 +150,7 @@ impl TokenVerifier {
         Ok(Self {
             keys: Keys::One(key),
             validation: validation(Algorithm::RS256, issuer, audience),
+            verified: Default::default(),
         })
     }
 
@@ -154,6 +174,7 @@ impl TokenVerifier {
         Ok(Self {
             keys: Keys::ByKid(keys),
             validation: validation(Algorithm::RS256, issuer, audience),
+            verified: Default::default(),
         })
     }
 
@@ -176,6 +197,40 @@ impl TokenVerifier {
         if token.is_empty() || token.len() > 8 * 1024 {
             return Err(AuthError::Invalid("malformed token"));
         }
+        let now = unix_now();
+        if let Some(principal) = self.remembered(token, now) {
+            return Ok(principal);
+        }
+        let (principal, exp) = self.check(token)?;
+        if token.len() <= MAX_CACHED_TOKEN_BYTES {
+            if let Ok(mut verified) = self.verified.lock() {
+                if verified.len() >= CACHED_TOKENS {
+                    verified.clear();
+                }
+                verified.insert(token.to_owned(), (principal.clone(), exp));
+            }
+        }
+        Ok(principal)
+    }
+
+    /// A token verified before that has not expired at `now` (with the validation's leeway,
+    /// as the check itself would judge it).
+    fn remembered(&self, token: &str, now: u64) -> Option<Principal> {
+        let mut verified = self.verified.lock().ok()?;
+        match verified.get(token) {
+            Some((principal, exp)) if now <= exp.saturating_add(self.validation.leeway) => {
+                Some(principal.clone())
+            }
+            Some(_) => {
+                verified.remove(token);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The signature and claims check: the caller and the token's `exp`.
+    fn check(&self, token: &str) -> Result<(Principal, u64), AuthError> {
         let key = match &self.keys {
             Keys::One(key) => key,
             Keys::ByKid(keys) => {
@@ -206,11 +261,15 @@ impl TokenVerifier {
                 "the token's subject must be 1 to 200 bytes",
             ));
         }
-        Ok(Principal {
-            subject: claims.sub,
-            scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
-            customer_id: claims.customer_id,
-        })
+        let exp = claims.exp;
+        Ok((
+            Principal {
+                subject: claims.sub,
+                scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
+                customer_id: claims.customer_id,
+            },
+            exp,
+        ))
     }
 }
 
@@ -278,6 +337,24 @@ mod tests {
         assert_eq!(principal.subject, "ops");
         assert!(principal.has("view_customers"));
         assert!(!principal.has("manage_customers"));
+    }
+
+    #[test]
+    fn a_remembered_token_is_served_only_until_it_expires() {
+        let v = verifier();
+        let token = mint(SECRET, "shopcore", "shopcore", Duration::from_secs(60));
+        let first = v.verify(&token).expect("a good token");
+        assert_eq!(v.verify(&token).expect("remembered"), first);
+        let exp = v.verified.lock().unwrap()[&token].1;
+        let leeway = v.validation.leeway;
+        // Until exp + leeway, as the check itself judges; then forgotten and checked again.
+        assert_eq!(v.remembered(&token, exp + leeway), Some(first));
+        assert_eq!(v.remembered(&token, exp + leeway + 1), None);
+        assert!(!v.verified.lock().unwrap().contains_key(&token));
+        // A refused token is never remembered; a tampered copy of a good one is checked.
+        let tampered = format!("{}x", &token[..token.len() - 1]);
+        assert!(v.verify(&tampered).is_err());
+        assert!(!v.verified.lock().unwrap().contains_key(&tampered));
     }
 
     #[test]

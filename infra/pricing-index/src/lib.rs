@@ -100,9 +100,14 @@ impl PricingIndex {
         position: LogPosition,
         timeout: Duration,
     ) -> Result<LogPosition, NotReached> {
-        let mut progress = self.progress.subscribe();
         let reached =
             |p: &Progress| p.ready && (position == LogPosition::START || p.position >= position);
+        // The common case, without a timer or a subscription: already there.
+        let now = self.progress();
+        if reached(&now) {
+            return Ok(now.position);
+        }
+        let mut progress = self.progress.subscribe();
         let waited = tokio::time::timeout(timeout, async {
             progress.wait_for(reached).await.map(|p| p.position)
         })
