@@ -159,11 +159,7 @@ impl CartPricing for IndexPricing {
         })?;
         if answer.stale {
             // A converted price with an old rate is for display; a cart does not sell at it.
-            return Err(PricingLookupError::Unavailable(format!(
-                "the exchange rate for {} is stale; carts in {} are priced again once the rates \
-                 are synced",
-                answer.currency, answer.currency
-            )));
+            return Err(PricingLookupError::StaleRate(request.currency));
         }
         let money = |value: Option<pricing_pb::Money>| {
             value

@@ -99,10 +99,11 @@ pub fn command_status(error: CommandError) -> tonic::Status {
         ErrorCode::Unavailable => {
             tracing::warn!(error = %error, "command failed, a dependency is unavailable");
             match error {
-                // The domain's own words (a lookup it made said why), never a driver's text.
+                // A refusal naming a field is in the domain's own words (a stale exchange rate
+                // for the cart's currency); a lookup's failure may hold a driver's text.
                 CommandError::IdempotencyKeyInUse
                 | CommandError::Busy
-                | CommandError::Rejected { .. } => error.to_string(),
+                | CommandError::Rejected { field: Some(_), .. } => error.to_string(),
                 _ => "a service this command needs is unavailable; retry shortly".to_owned(),
             }
         }

@@ -47,6 +47,10 @@ pub enum CartError {
     PricesChanged { changes: Vec<PriceChange> },
     #[error("lookup failed: {0}")]
     LookupFailed(String),
+    /// A price in the cart's currency would use a stale exchange rate; retry once the rates
+    /// are synced.
+    #[error("currency: the exchange rate for {0} is stale; carts in {0} are priced again once the rates are synced")]
+    StaleRate(Currency),
     #[error(transparent)]
     Money(#[from] MoneyError),
 }
@@ -81,7 +85,7 @@ impl CartError {
             | Self::CouponNotApplicable { .. }
             | Self::NoCoupon
             | Self::EmptyCart => DomainErrorKind::FailedPrecondition,
-            Self::LookupFailed(_) => DomainErrorKind::Unavailable,
+            Self::LookupFailed(_) | Self::StaleRate(_) => DomainErrorKind::Unavailable,
         }
     }
 
@@ -91,7 +95,7 @@ impl CartError {
             Self::InvalidField { field, .. } => Some(field),
             Self::QuantityOutOfRange { .. } => Some("quantity"),
             Self::TooManyLines { .. } | Self::UnknownItem(_) | Self::NotForSale(_) => Some("sku"),
-            Self::CurrencyMismatch { .. } => Some("currency"),
+            Self::CurrencyMismatch { .. } | Self::StaleRate(_) => Some("currency"),
             Self::PricesChanged { .. } => Some("lines"),
             Self::OtherCustomer => Some("customerId"),
             Self::UnknownCoupon(_) | Self::CouponNotApplicable { .. } | Self::NoCoupon => {

@@ -133,6 +133,7 @@ impl Cart {
             .map_err(|error| match error {
                 PricingLookupError::NotForSale(_) => CartError::NotForSale(sku.to_owned()),
                 PricingLookupError::Unavailable(reason) => CartError::LookupFailed(reason),
+                PricingLookupError::StaleRate(currency) => CartError::StaleRate(currency),
             })?;
         for price in [priced.unit_price, priced.list_price] {
             if price.currency() != cart.currency {

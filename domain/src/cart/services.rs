@@ -44,6 +44,9 @@ pub enum PricingLookupError {
     NotForSale(String),
     #[error("pricing unavailable: {0}")]
     Unavailable(String),
+    /// The price would be converted with an exchange rate older than the configured age.
+    #[error("the exchange rate for {0} is stale")]
+    StaleRate(Currency),
 }
 
 /// Unit prices for cart lines.
