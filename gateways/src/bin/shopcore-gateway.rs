@@ -38,6 +38,11 @@ struct TokenArgs {
     auth: shopcore_auth::AuthSettings,
 }
 
+/// mimalloc: a request allocates and frees many small buffers (headers, JSON, strings); glibc's
+/// malloc took a sixth of the gateway's time under load (`infra/bench-pricing`, perf).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let _ = dotenvy::dotenv();
