@@ -157,6 +157,25 @@ impl Deployment {
         self.carts.add_item(request).await.map(|r| r.into_inner())
     }
 
+    /// `add`, retried for a few seconds while the SKU is unknown: the pricing index may be a
+    /// moment behind the book just written.
+    async fn add_priced(
+        &mut self,
+        cart: &str,
+        sku: &str,
+        quantity: u32,
+    ) -> Result<pb::CartResult, Status> {
+        let mut added = self.add(cart, sku, quantity).await;
+        for _ in 0..50 {
+            if !matches!(&added, Err(s) if s.code() == Code::NotFound) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            added = self.add(cart, sku, quantity).await;
+        }
+        added
+    }
+
     async fn checkout(&mut self, cart: &str, accept: bool) -> Result<pb::CartResult, Status> {
         let request = self.app.grpc(pb::CheckoutRequest {
             cart_id: cart.into(),
@@ -256,14 +275,7 @@ async fn carts_are_priced_by_the_index_and_checkout_reports_changed_prices() -> 
         .await?;
     let (cart, _) = d.cart(Some(ada)).await?;
     // The index may be a moment behind the book: wait for the first price.
-    let mut added = d.add(&cart, "TEE-M", 2).await;
-    for _ in 0..50 {
-        if !matches!(&added, Err(s) if s.code() == Code::NotFound) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        added = d.add(&cart, "TEE-M", 2).await;
-    }
+    let added = d.add_priced(&cart, "TEE-M", 2).await;
     let added = added?;
     let view = added.cart.expect("a cart");
     assert_eq!(lines(&view)["TEE-M"], (2, 2_000), "not VIP yet");
@@ -336,11 +348,7 @@ async fn sixteen_checkouts_redeem_a_coupon_limited_to_five_exactly_five_times() 
     let mut carts = Vec::new();
     for _ in 0..16 {
         let (cart, _) = d.cart(None).await?;
-        let mut added = d.add(&cart, "MUG", 1).await;
-        while matches!(&added, Err(s) if s.code() == Code::NotFound) {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            added = d.add(&cart, "MUG", 1).await;
-        }
+        let added = d.add_priced(&cart, "MUG", 1).await;
         added?;
         d.carts
             .apply_coupon(d.app.grpc(pb::ApplyCouponRequest {
@@ -428,11 +436,7 @@ async fn sixteen_writers_with_one_expected_version_make_one_change_and_lose_none
     let prices: Vec<(&str, i64)> = skus.iter().map(|s| (s.as_str(), 100)).collect();
     d.price(&prices).await?;
     let (cart, _) = d.cart(None).await?;
-    let mut first = d.add(&cart, "SKU-00", 1).await;
-    while matches!(&first, Err(s) if s.code() == Code::NotFound) {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        first = d.add(&cart, "SKU-00", 1).await;
-    }
+    let first = d.add_priced(&cart, "SKU-00", 1).await;
     let version = first?.result.map(|r| r.version).unwrap_or_default();
     let writes = skus.iter().map(|sku| {
         let mut client = d.carts.clone();
@@ -755,22 +759,18 @@ async fn a_cart_sells_no_line_at_a_stale_exchange_rate() -> anyhow::Result<()> {
         .await?
         .into_inner();
     let cart = reply.result.map(|r| r.aggregate_id).unwrap_or_default();
-    let mut added = d.add(&cart, "CAP", 1).await;
-    while matches!(&added, Err(s) if s.code() == Code::NotFound) {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        added = d.add(&cart, "CAP", 1).await;
-    }
+    let added = d.add_priced(&cart, "CAP", 1).await;
     // 15.00 EUR at 1.1: 16.50 USD, converted with a fresh rate.
     assert_eq!(lines(&added?.cart.expect("a cart"))["CAP"], (1, 1_650));
     tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
     let stale = d.add(&cart, "CAP", 1).await.expect_err("stale rate");
     assert_eq!(stale.code(), Code::Unavailable, "{stale:?}");
     assert!(stale.message().contains("stale"), "{stale:?}");
-    // A new rate makes the currency sellable again at once.
+    // A new rate makes the currency sellable again as soon as the index has it.
     set_again.await?;
     let mut again = d.add(&cart, "CAP", 1).await;
     for _ in 0..50 {
-        if again.is_ok() {
+        if !matches!(&again, Err(s) if s.code() == Code::Unavailable) {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -787,11 +787,7 @@ async fn a_closed_anonymous_cart_is_never_merged() -> anyhow::Result<()> {
     let dee = d.customer("dee@example.com").await?;
     let token = d.app.token("dee", &[MANAGE_MY_ORDERS], Some(dee))?;
     let (anonymous, session) = d.cart(None).await?;
-    let mut added = d.add(&anonymous, "CAP", 2).await;
-    while matches!(&added, Err(s) if s.code() == Code::NotFound) {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        added = d.add(&anonymous, "CAP", 2).await;
-    }
+    let added = d.add_priced(&anonymous, "CAP", 2).await;
     added?;
     let (own, _) = d.cart(Some(dee)).await?;
     d.add(&own, "CAP", 1).await?;
