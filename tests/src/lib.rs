@@ -390,6 +390,27 @@ impl TestApp {
         Ok(format!("http://{metrics_addr}"))
     }
 
+    /// Starts `shopcore-commands segment-policy` on this deployment's event store (VIP at
+    /// `threshold_minor` EUR of spend), known to [`TestApp::kill`] as `segment-policy`;
+    /// returns the `http://…` of its `/metrics`, `/readyz`.
+    pub async fn start_segment_policy(&mut self, threshold_minor: i64) -> anyhow::Result<String> {
+        let envs = vec![
+            ("DATABASE_URL", self.database_url.clone()),
+            ("SEGMENT_VIP_THRESHOLD_MINOR", threshold_minor.to_string()),
+            ("SEGMENT_POLICY_METRICS_ADDR", "127.0.0.1:0".into()),
+        ];
+        let (mut process, metrics_addr) = spawn_with_args(
+            "shopcore-commands",
+            &["segment-policy"],
+            &envs,
+            "metrics_addr",
+        )
+        .await?;
+        process.name = "segment-policy".to_owned();
+        self.processes.push(process);
+        Ok(format!("http://{metrics_addr}"))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

@@ -811,3 +811,64 @@ async fn a_closed_anonymous_cart_is_never_merged() -> anyhow::Result<()> {
     );
     d.app.cleanup().await
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkout_that_makes_a_customer_vip_prices_the_next_cart_for_vip() -> anyhow::Result<()> {
+    let mut d = Deployment::start(&[]).await?;
+    d.app.start_segment_policy(100_000).await?;
+    d.price(&[("LUX", 100_000), ("TEE-M", 2_000)]).await?;
+    d.rules
+        .upsert_price_rule(d.app.grpc(pricing_pb::UpsertPriceRuleRequest {
+            definition: Some(pricing_pb::PriceRuleDefinition {
+                name: "VIP tees".into(),
+                targets: Some(pricing_pb::RuleTargets {
+                    skus: vec!["TEE-M".into()],
+                    categories: vec![],
+                }),
+                conditions: Some(pricing_pb::RuleConditions {
+                    customer_segments: vec!["vip".into()],
+                    ..Default::default()
+                }),
+                action: Some(pricing_pb::RuleAction {
+                    action: Some(pricing_pb::rule_action::Action::PercentOff("20".into())),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+        .await?;
+    let eve = d.customer("eve@example.com").await?;
+    let (first, _) = d.cart(Some(eve)).await?;
+    let view = d
+        .add_priced(&first, "TEE-M", 1)
+        .await?
+        .cart
+        .expect("a cart");
+    assert_eq!(lines(&view)["TEE-M"], (1, 2_000), "not VIP yet");
+    d.add_priced(&first, "LUX", 1).await?;
+    // 1 020.00 EUR: past the 1 000.00 threshold.
+    d.checkout(&first, false).await?;
+    let mut recalculated = 0_i64;
+    for _ in 0..100 {
+        recalculated = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE aggregate_type = 'customer' AND aggregate_id = $1 \
+             AND event_type = 'CustomerSegmentRecalculated'",
+        )
+        .bind(eve.to_string())
+        .fetch_one(&d.app.pg)
+        .await?;
+        if recalculated > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(recalculated, 1, "one recalculation for the one checkout");
+    let (next, _) = d.cart(Some(eve)).await?;
+    let view = d.add_priced(&next, "TEE-M", 1).await?.cart.expect("a cart");
+    assert_eq!(
+        lines(&view)["TEE-M"],
+        (1, 1_600),
+        "VIP prices on the next cart"
+    );
+    d.app.cleanup().await
+}
