@@ -323,17 +323,9 @@ impl TestApp {
             ),
             ("MEDIA_WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
         ];
-        let (mut process, metrics_addr) = spawn_with_args(
-            "shopcore-commands",
-            &["media-worker"],
-            &envs,
-            "metrics_addr",
-        )
-        .await?;
         // Its own name, so that `kill("media-worker")` stops it and not the command service.
-        process.name = "media-worker".to_owned();
-        self.processes.push(process);
-        Ok(format!("http://{metrics_addr}"))
+        self.start_worker("media-worker", "media-worker", &envs)
+            .await
     }
 
     /// Starts `shopcore-commands promotion-scheduler` on this deployment's event store and
@@ -350,16 +342,7 @@ impl TestApp {
             ("PROMOTION_SCHEDULER_INTERVAL", interval.to_owned()),
             ("PROMOTION_SCHEDULER_METRICS_ADDR", "127.0.0.1:0".into()),
         ];
-        let (mut process, metrics_addr) = spawn_with_args(
-            "shopcore-commands",
-            &["promotion-scheduler"],
-            &envs,
-            "metrics_addr",
-        )
-        .await?;
-        process.name = name.to_owned();
-        self.processes.push(process);
-        Ok(format!("http://{metrics_addr}"))
+        self.start_worker(name, "promotion-scheduler", &envs).await
     }
 
     /// Starts `shopcore-commands cart-expiry-sweep` on this deployment's event store, MySQL
@@ -378,16 +361,7 @@ impl TestApp {
             ("CART_EXPIRY_INTERVAL", interval.to_owned()),
             ("CART_EXPIRY_METRICS_ADDR", "127.0.0.1:0".into()),
         ];
-        let (mut process, metrics_addr) = spawn_with_args(
-            "shopcore-commands",
-            &["cart-expiry-sweep"],
-            &envs,
-            "metrics_addr",
-        )
-        .await?;
-        process.name = name.to_owned();
-        self.processes.push(process);
-        Ok(format!("http://{metrics_addr}"))
+        self.start_worker(name, "cart-expiry-sweep", &envs).await
     }
 
     /// Starts `shopcore-commands segment-policy` on this deployment's event store (VIP at
@@ -399,14 +373,21 @@ impl TestApp {
             ("SEGMENT_VIP_THRESHOLD_MINOR", threshold_minor.to_string()),
             ("SEGMENT_POLICY_METRICS_ADDR", "127.0.0.1:0".into()),
         ];
-        let (mut process, metrics_addr) = spawn_with_args(
-            "shopcore-commands",
-            &["segment-policy"],
-            &envs,
-            "metrics_addr",
-        )
-        .await?;
-        process.name = "segment-policy".to_owned();
+        self.start_worker("segment-policy", "segment-policy", &envs)
+            .await
+    }
+
+    /// Starts `shopcore-commands <subcommand>` with `envs`, known to [`TestApp::kill`] as
+    /// `name`; returns the `http://…` of the `metrics_addr` it reports.
+    async fn start_worker(
+        &mut self,
+        name: &str,
+        subcommand: &str,
+        envs: &[(&str, String)],
+    ) -> anyhow::Result<String> {
+        let (mut process, metrics_addr) =
+            spawn_with_args("shopcore-commands", &[subcommand], envs, "metrics_addr").await?;
+        process.name = name.to_owned();
         self.processes.push(process);
         Ok(format!("http://{metrics_addr}"))
     }
