@@ -6,6 +6,8 @@
 //! - [`claims`]: values that must be unique across aggregates (a customer's e-mail, a SKU, a
 //!   coupon code).
 //! - [`metadata`]: the context of a command, which becomes its events' metadata.
+//! - [`periodic`]: a round every interval until stopped (the promotion scheduler, the cart
+//!   expiry sweep).
 //! - [`error`]: why a command failed, one code for gRPC and REST.
 //! - [`grpc`]: the tonic services, one file per aggregate (pricing's under `grpc::pricing`),
 //!   status mapping and metrics.
@@ -44,6 +46,7 @@ pub mod grpc;
 pub mod kafka;
 pub mod media;
 pub mod metadata;
+pub mod periodic;
 pub mod pipeline;
 pub mod pricing_query;
 pub mod promotion_scheduler;

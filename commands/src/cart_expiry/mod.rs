@@ -305,25 +305,11 @@ impl CartExpirySweep {
 
     /// Runs a round every interval until `shutdown` turns true; a failed round is retried at
     /// the next.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(interval = ?self.interval, "cart expiry sweep starting");
-        let mut ticks = tokio::time::interval(self.interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = shutdown.changed() => {}
-            }
-            if *shutdown.borrow() {
-                break;
-            }
-            if let Ok(report) = self.round().await {
-                if report != RoundReport::default() {
-                    tracing::info!(report = ?report, "cart expiry round");
-                }
-            }
-        }
-        tracing::info!("cart expiry sweep stopped");
+    pub async fn run(&self, shutdown: watch::Receiver<bool>) {
+        crate::periodic::every("cart expiry sweep", self.interval, shutdown, || {
+            self.round()
+        })
+        .await;
     }
 
     /// Serves `/metrics`, `/healthz` and `/readyz` (503 before the first good round and while

@@ -243,25 +243,11 @@ impl PromotionScheduler {
     }
 
     /// Ticks every interval until `shutdown` turns true; a failed tick is retried at the next.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(interval = ?self.interval, "promotion scheduler starting");
-        let mut ticks = tokio::time::interval(self.interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = shutdown.changed() => {}
-            }
-            if *shutdown.borrow() {
-                break;
-            }
-            if let Ok(report) = self.tick().await {
-                if report != TickReport::default() {
-                    tracing::info!(report = ?report, "promotion scheduler tick");
-                }
-            }
-        }
-        tracing::info!("promotion scheduler stopped");
+    pub async fn run(&self, shutdown: watch::Receiver<bool>) {
+        crate::periodic::every("promotion scheduler", self.interval, shutdown, || {
+            self.tick()
+        })
+        .await;
     }
 
     /// Serves `/metrics`, `/healthz` and `/readyz` (503 before the first good tick and while the
