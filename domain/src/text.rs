@@ -50,6 +50,12 @@ pub fn is_invisible(c: char) -> bool {
 
 /// The text in NFC, trimmed, or why it is refused.
 pub fn clean(raw: &str) -> Result<String, TextIssue> {
+    // Printable ASCII (and the ASCII whitespace a trim removes at the ends) is its own NFC and
+    // shows: the common case skips the normalisation.
+    let ascii = raw.trim_ascii();
+    if ascii.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        return Ok(ascii.to_owned());
+    }
     let text: String = raw.nfc().collect();
     let text = text.trim();
     if text.chars().any(is_invisible) {
@@ -81,6 +87,21 @@ mod tests {
             "Ada\u{E0041}", // tag letter A
         ] {
             assert_eq!(clean(text), Err(TextIssue::Invisible), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn ascii_takes_the_short_way_to_the_same_answer() {
+        for (raw, want) in [
+            ("  SKU-1 ", Ok("SKU-1")),
+            ("\tEU\n", Ok("EU")),
+            ("a b", Ok("a b")),
+            ("", Ok("")),
+            ("a\tb", Err(TextIssue::Invisible)),
+            ("a\u{7f}", Err(TextIssue::Invisible)),
+            ("\u{0}", Err(TextIssue::Invisible)),
+        ] {
+            assert_eq!(clean(raw), want.map(str::to_owned), "{raw:?}");
         }
     }
 

@@ -114,3 +114,20 @@ pub async fn settled_head(log: &crate::GlobalLog) -> anyhow::Result<crate::LogPo
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// The statements readers repeat while they follow the log, with their names, for checking
+/// their plans (`tests/global_log.rs`). Parameters: `$1` tx (bigint), `$2` position (bigint),
+/// `$3` a limit (bigint), `$4` aggregate types (text[]).
+pub fn tail_queries() -> [(&'static str, &'static str); 6] {
+    [
+        ("read_after", crate::log::READ_AFTER.as_str()),
+        (
+            "read_after of types",
+            crate::log::READ_AFTER_OF_TYPES.as_str(),
+        ),
+        ("held_back", crate::log::HELD_BACK),
+        ("lag", crate::log::LAG.as_str()),
+        ("head", crate::log::HEAD),
+        ("contains", crate::log::CONTAINS),
+    ]
+}
