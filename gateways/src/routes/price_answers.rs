@@ -2,7 +2,7 @@
 //! base price was found, and the verdict of every candidate rule, from the query service's
 //! `PriceAnswer`.
 
-use axum::http::HeaderValue;
+use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use shopcore_projections::catalog::read_model::MoneyView;
@@ -144,9 +144,22 @@ impl From<pb::PriceAnswer> for PriceAnswerView {
     }
 }
 
+/// The answer as JSON, with its position in `Shopcore-Position`. Written into one buffer the
+/// size of a typical answer (an explanation makes it grow).
 pub(crate) fn answered(answer: pb::PriceAnswer) -> Response {
     let position = HeaderValue::from_str(&answer.position).ok();
-    let mut response = axum::Json(PriceAnswerView::from(answer)).into_response();
+    let mut body = Vec::with_capacity(1024);
+    if let Err(error) = serde_json::to_writer(&mut body, &PriceAnswerView::from(answer)) {
+        return crate::problem::Problem::internal(&error).into_response();
+    }
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
     if let Some(position) = position {
         response.headers_mut().insert(POSITION_HEADER, position);
     }

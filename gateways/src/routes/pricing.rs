@@ -11,8 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::Query;
+use axum::extract::RawQuery;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
@@ -177,6 +176,21 @@ pub(crate) fn position_header(headers: &HeaderMap) -> Result<Option<String>, Pro
         })
 }
 
+/// The `Shopcore-Min-Position` header, checked as [`position_header`] does (a refusal is the
+/// handler's to return, after its own checks); read without copying the request's headers.
+pub struct MinPosition(pub Result<Option<String>, Problem>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MinPosition {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(position_header(&parts.headers)))
+    }
+}
+
 /// The caller of a pricing route: its principal, token and correlation id.
 pub struct PricingCaller {
     pub(crate) state: AppState,
@@ -272,6 +286,30 @@ pub(crate) async fn reads_at(state: &AppState, headers: &HeaderMap) -> Result<()
     Ok(())
 }
 
+/// The `name=value` pairs of a query string, decoded as a form (`+` is a space) and refused
+/// when a part is not UTF-8 once percent-decoded; empty parts are skipped.
+fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Problem> {
+    let decode = |part: &str| -> Result<String, Problem> {
+        let plus_as_space = if part.contains('+') {
+            std::borrow::Cow::Owned(part.replace('+', " "))
+        } else {
+            std::borrow::Cow::Borrowed(part)
+        };
+        percent_encoding::percent_decode_str(&plus_as_space)
+            .decode_utf8()
+            .map(std::borrow::Cow::into_owned)
+            .map_err(|_| Problem::invalid("query", "must be UTF-8 once percent-decoded"))
+    };
+    query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let (name, value) = part.split_once('=').unwrap_or((part, ""));
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
 /// The query parameters of `GET /pricing/{sku}`, each checked; an unknown one is refused
 /// (a misspelt `customerSegments` would otherwise price for nobody in particular).
 fn price_query(pairs: Vec<(String, String)>) -> Result<(PriceContextBody, bool), Problem> {
@@ -356,20 +394,19 @@ fn price_query(pairs: Vec<(String, String)>) -> Result<(PriceContextBody, bool),
 pub async fn get_price(
     caller: PricingCaller,
     ApiPath(sku_value): ApiPath<String>,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-    headers: HeaderMap,
+    MinPosition(min_position): MinPosition,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, Problem> {
     caller
         .principal
         .require(VIEW_PRICES)
         .map_err(Problem::forbidden)?;
-    let Query(pairs) = query.map_err(|e| Problem::invalid("query", e.body_text()))?;
-    let (context, explain) = price_query(pairs)?;
+    let (context, explain) = price_query(query_pairs(query.as_deref().unwrap_or_default())?)?;
     let surface = Surface::Query;
     let context = price_context(&sku_value, context).map_err(|p| surface.rename(p))?;
     let request = pb::GetPriceRequest {
         context: Some(context),
-        min_position: position_header(&headers)?,
+        min_position: min_position?,
         explain,
     };
     let answer = caller
@@ -498,6 +535,27 @@ mod tests {
             "the service collapses repeats"
         );
         assert_eq!(context.quantity, 1);
+    }
+
+    #[test]
+    fn the_query_string_decodes_as_a_form_and_refuses_what_is_not_utf8() {
+        let pairs = query_pairs("currency=EUR&&customerSegment=gold+card&region=%C3%A9u&explain")
+            .expect("decoded");
+        assert_eq!(
+            pairs,
+            [
+                ("currency", "EUR"),
+                ("customerSegment", "gold card"),
+                ("region", "éu"),
+                ("explain", ""),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+        assert_eq!(query_pairs("").expect("empty"), []);
+        for bad in ["region=%FF", "%C3=EU", "channel=%E2%82"] {
+            let problem = query_pairs(bad).expect_err(bad);
+            assert_eq!(problem.field.as_deref(), Some("query"), "{bad}");
+        }
     }
 
     #[test]

@@ -363,17 +363,6 @@ impl PricingAnswers {
                 invalid("currency", "is required: the book has no default currency")
             })?;
             let at = query.at.unwrap_or(how.now);
-            let categories = state.categories(&query.sku);
-            let context = PricingContext {
-                sku: query.sku.clone(),
-                categories: categories.to_vec(),
-                quantity: query.quantity,
-                currency,
-                customer_segments: query.segments.clone(),
-                channel: query.channel.clone(),
-                region: query.region.clone(),
-                at,
-            };
             let base = resolve_base_price(
                 book,
                 &query.sku,
@@ -382,6 +371,18 @@ impl PricingAnswers {
                 RoundingMode::default(),
             )
             .map_err(|e| pricing_status(&e))?;
+            // The query's values move into the context, and from there into the answer.
+            let quantity = query.quantity;
+            let context = PricingContext {
+                categories: state.categories(&query.sku).to_vec(),
+                sku: query.sku,
+                quantity,
+                currency,
+                customer_segments: query.segments,
+                channel: query.channel,
+                region: query.region,
+                at,
+            };
             let merged;
             let evaluator: &PriceRuleEvaluator = match how.drafts {
                 None => state.evaluator(),
@@ -400,7 +401,7 @@ impl PricingAnswers {
                 .map_err(|e| pricing_status(&e))?;
             let line_total = quote
                 .unit_price
-                .checked_mul(i64::from(query.quantity))
+                .checked_mul(i64::from(quantity))
                 .map_err(|_| {
                     invalid(
                         "quantity",
@@ -451,11 +452,11 @@ impl PricingAnswers {
                 ),
             };
             Ok(pb::PriceAnswer {
-                sku: query.sku.clone(),
+                sku: context.sku,
                 currency: currency.code().to_owned(),
-                quantity: query.quantity,
+                quantity,
                 price_book_id: book_id.to_string(),
-                categories: categories.to_vec(),
+                categories: context.categories,
                 base: Some(pb::BasePrice {
                     price: Some(money_to_pb(base.price)),
                     source: source.to_owned(),
