@@ -252,15 +252,9 @@ pub fn router(state: AppState, verifier: Arc<TokenVerifier>) -> Router {
         )
         .route("/carts/{id}/checkout", post(cart_writes::checkout_cart))
         .route("/carts/{id}/merge", post(cart_writes::merge_cart))
-        .route_layer(axum::middleware::from_fn_with_state(
-            verifier.clone(),
-            crate::auth::authenticate,
-        ));
+        .route_layer(crate::auth::layer(verifier.clone()));
     let graphql = post(crate::graphql::execute)
-        .route_layer(axum::middleware::from_fn_with_state(
-            verifier,
-            crate::auth::authenticate,
-        ))
+        .route_layer(crate::auth::layer(verifier))
         .layer(axum::Extension(crate::graphql::schema()));
     Router::new()
         .merge(protected)

@@ -324,14 +324,14 @@ mod tests {
     use super::*;
 
     fn principal(scopes: &[&str], customer_id: Option<Uuid>) -> Principal {
-        Principal {
-            subject: "test".into(),
-            scopes: scopes
+        Principal::new(
+            "test".into(),
+            scopes
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect::<BTreeSet<_>>(),
             customer_id,
-        }
+        )
     }
 
     #[test]

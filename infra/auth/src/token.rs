@@ -31,9 +31,14 @@ pub struct Claims {
     pub customer_id: Option<Uuid>,
 }
 
-/// The caller, as its verified token says.
+/// The caller, as its verified token says. Cloning it is one reference count: it is handed
+/// from the token cache to every request's extensions and on to the handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
+pub struct Principal(std::sync::Arc<Caller>);
+
+/// What a [`Principal`] holds (its fields read through it: `principal.subject`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Caller {
     /// `sub`: recorded as the actor of the events it causes.
     pub subject: String,
     pub scopes: BTreeSet<String>,
@@ -42,8 +47,24 @@ pub struct Principal {
 }
 
 impl Principal {
+    pub fn new(subject: String, scopes: BTreeSet<String>, customer_id: Option<Uuid>) -> Self {
+        Self(std::sync::Arc::new(Caller {
+            subject,
+            scopes,
+            customer_id,
+        }))
+    }
+
     pub fn has(&self, scope: &str) -> bool {
         self.scopes.contains(scope)
+    }
+}
+
+impl std::ops::Deref for Principal {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
     }
 }
 
@@ -263,11 +284,11 @@ impl TokenVerifier {
         }
         let exp = claims.exp;
         Ok((
-            Principal {
-                subject: claims.sub,
-                scopes: claims.scope.split_whitespace().map(str::to_owned).collect(),
-                customer_id: claims.customer_id,
-            },
+            Principal::new(
+                claims.sub,
+                claims.scope.split_whitespace().map(str::to_owned).collect(),
+                claims.customer_id,
+            ),
             exp,
         ))
     }
