@@ -51,7 +51,10 @@ pub use price_book::{
 pub use price_rule::{PriceRule, PriceRuleCommand, PriceRuleEvent};
 pub use promotion::{Discount, Promotion, PromotionCommand, PromotionError, PromotionEvent};
 pub use promotion_change::PromotionChanges;
-pub use quote::{quote_price, resolve_base_price, BasePrice, BasePriceSource, SkuPrice};
+pub use quote::{
+    quote_price, resolve_base_price, resolve_listed_base_price, BasePrice, BasePriceSource,
+    SkuPrice,
+};
 pub use rule::{
     FailedCondition, PriceRuleDefinition, PriceRuleSpec, PricingContext, RuleAction,
     RuleConditions, RuleTargets,

@@ -138,10 +138,14 @@ pub struct PriceBook {
 impl PriceBook {
     /// The listed base price of `sku` in `currency`, if any.
     pub fn price(&self, sku: &str, currency: Currency) -> Option<Money> {
-        self.prices
-            .get(sku)
+        self.prices_of(sku)
             .and_then(|by_currency| by_currency.get(&currency))
             .copied()
+    }
+
+    /// Every price the book lists for `sku`, by currency.
+    pub fn prices_of(&self, sku: &str) -> Option<&BTreeMap<Currency, Money>> {
+        self.prices.get(sku)
     }
 
     fn created(&self) -> Result<(), PriceBookError> {

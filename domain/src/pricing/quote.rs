@@ -9,6 +9,8 @@
 //! (half-even by default). The source says which rates were used and when the oldest took
 //! effect, so that a caller can mark the price stale.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -65,7 +67,29 @@ pub fn resolve_base_price(
     rates: &FxRates,
     mode: RoundingMode,
 ) -> Result<BasePrice, PricingError> {
-    if let Some(price) = book.price(sku, currency) {
+    resolve_listed_base_price(
+        book.prices_of(sku),
+        book.default_currency,
+        sku,
+        currency,
+        rates,
+        mode,
+    )
+}
+
+/// [`resolve_base_price`] from the prices a book lists for `sku` (`listed`, by currency) and
+/// the book's default currency, for a caller that has already looked the SKU up in the book:
+/// one lookup per query, not one per currency tried.
+pub fn resolve_listed_base_price(
+    listed: Option<&BTreeMap<Currency, Money>>,
+    default_currency: Option<Currency>,
+    sku: &str,
+    currency: Currency,
+    rates: &FxRates,
+    mode: RoundingMode,
+) -> Result<BasePrice, PricingError> {
+    let price_in = |currency: Currency| listed.and_then(|prices| prices.get(&currency)).copied();
+    if let Some(price) = price_in(currency) {
         return Ok(BasePrice {
             price,
             source: BasePriceSource::Listed,
@@ -75,8 +99,8 @@ pub fn resolve_base_price(
         sku: sku.to_owned(),
         currency,
     };
-    let default = book.default_currency.ok_or_else(no_price)?;
-    let from = book.price(sku, default).ok_or_else(no_price)?;
+    let default = default_currency.ok_or_else(no_price)?;
+    let from = price_in(default).ok_or_else(no_price)?;
     let conversion = rates
         .conversion(default, currency)
         .ok_or(PricingError::NoRate {

@@ -9,7 +9,7 @@
 //! by the index's queries, whose refusals name the same fields. Prices may be asked with any token that has `view_prices`
 //! (a storefront session too); simulation, which shows the rule book, needs a platform token.
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
 
 use axum::extract::RawQuery;
 use axum::http::HeaderMap;
@@ -286,20 +286,26 @@ pub(crate) async fn reads_at(state: &AppState, headers: &HeaderMap) -> Result<()
     Ok(())
 }
 
+/// One `name=value` of a query string, decoded.
+type QueryPair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
 /// The `name=value` pairs of a query string, decoded as a form (`+` is a space) and refused
-/// when a part is not UTF-8 once percent-decoded; empty parts are skipped.
-fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Problem> {
-    let decode = |part: &str| -> Result<String, Problem> {
-        let plus_as_space = if part.contains('+') {
-            std::borrow::Cow::Owned(part.replace('+', " "))
-        } else {
-            std::borrow::Cow::Borrowed(part)
-        };
-        percent_encoding::percent_decode_str(&plus_as_space)
+/// when a part is not UTF-8 once percent-decoded; empty parts are skipped. A part with nothing
+/// to decode is borrowed, not copied.
+fn query_pairs(query: &str) -> Result<Vec<QueryPair<'_>>, Problem> {
+    fn decode(part: &str) -> Result<Cow<'_, str>, Problem> {
+        let refused = || Problem::invalid("query", "must be UTF-8 once percent-decoded");
+        if part.contains('+') {
+            let spaced = part.replace('+', " ");
+            return percent_encoding::percent_decode_str(&spaced)
+                .decode_utf8()
+                .map(|decoded| Cow::Owned(decoded.into_owned()))
+                .map_err(|_| refused());
+        }
+        percent_encoding::percent_decode_str(part)
             .decode_utf8()
-            .map(std::borrow::Cow::into_owned)
-            .map_err(|_| Problem::invalid("query", "must be UTF-8 once percent-decoded"))
-    };
+            .map_err(|_| refused())
+    }
     query
         .split('&')
         .filter(|part| !part.is_empty())
@@ -310,23 +316,40 @@ fn query_pairs(query: &str) -> Result<Vec<(String, String)>, Problem> {
         .collect()
 }
 
+/// The parameters of `GET /pricing/{sku}` that may be given once, in the order of the bits
+/// [`price_query`] marks them with.
+const SINGLE_PARAMETERS: [&str; 7] = [
+    "currency",
+    "channel",
+    "region",
+    "at",
+    "quantity",
+    "priceBook",
+    "explain",
+];
+
 /// The query parameters of `GET /pricing/{sku}`, each checked; an unknown one is refused
 /// (a misspelt `customerSegments` would otherwise price for nobody in particular).
-fn price_query(pairs: Vec<(String, String)>) -> Result<(PriceContextBody, bool), Problem> {
+fn price_query(
+    pairs: Vec<(Cow<'_, str>, Cow<'_, str>)>,
+) -> Result<(PriceContextBody, bool), Problem> {
     let mut context = PriceContextBody::default();
     let mut explain = false;
-    let mut seen = BTreeSet::new();
+    let mut seen = 0_u8;
     let mut segments = Vec::new();
     for (name, value) in pairs {
-        if name != "customerSegment" && !seen.insert(name.clone()) {
-            return Err(Problem::invalid(name, "must be given at most once"));
+        if let Some(bit) = SINGLE_PARAMETERS.iter().position(|p| *p == name) {
+            if seen & (1 << bit) != 0 {
+                return Err(Problem::invalid(name, "must be given at most once"));
+            }
+            seen |= 1 << bit;
         }
-        match name.as_str() {
-            "currency" => context.currency = Some(value),
-            "customerSegment" => segments.push(value),
-            "channel" => context.channel = Some(value),
-            "region" => context.region = Some(value),
-            "at" => context.at = Some(value),
+        match &*name {
+            "currency" => context.currency = Some(value.into_owned()),
+            "customerSegment" => segments.push(value.into_owned()),
+            "channel" => context.channel = Some(value.into_owned()),
+            "region" => context.region = Some(value.into_owned()),
+            "at" => context.at = Some(value.into_owned()),
             "quantity" => {
                 let quantity = value
                     .parse::<u32>()
@@ -346,7 +369,7 @@ fn price_query(pairs: Vec<(String, String)>) -> Result<(PriceContextBody, bool),
                 context.price_book = Some(id);
             }
             "explain" => {
-                explain = match value.as_str() {
+                explain = match &*value {
                     "true" => true,
                     "false" => false,
                     _ => return Err(Problem::invalid("explain", "must be true or false")),
@@ -492,10 +515,10 @@ mod tests {
     use super::*;
     use shopcore_domain::catalog::values::MAX_SKU_CHARS;
 
-    fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn pairs<'a>(query: &[(&'a str, &'a str)]) -> Vec<QueryPair<'a>> {
         query
             .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .map(|(k, v)| (Cow::Borrowed(*k), Cow::Borrowed(*v)))
             .collect()
     }
 
@@ -549,7 +572,11 @@ mod tests {
                 ("region", "éu"),
                 ("explain", ""),
             ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
+        );
+        assert!(
+            matches!(&pairs[0], (Cow::Borrowed(_), Cow::Borrowed(_))),
+            "nothing to decode: borrowed"
         );
         assert_eq!(query_pairs("").expect("empty"), []);
         for bad in ["region=%FF", "%C3=EU", "channel=%E2%82"] {

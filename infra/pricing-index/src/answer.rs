@@ -20,7 +20,7 @@ use uuid::Uuid;
 use shopcore_domain::catalog::values::clean_sku;
 use shopcore_domain::money::{Currency, RoundingMode};
 use shopcore_domain::pricing::{
-    resolve_base_price, BasePriceSource, FailedCondition, MatchedBy, PrecedenceStep,
+    resolve_listed_base_price, BasePriceSource, FailedCondition, MatchedBy, PrecedenceStep,
     PriceRuleEvaluator, PriceRuleSpec, PricingContext, PricingError, RuleOutcome, RuleVerdict,
 };
 use shopcore_event_store::{GlobalLog, LogPosition};
@@ -342,29 +342,32 @@ impl PricingAnswers {
     /// Prices `query` on the index as it is now.
     fn answer(&self, query: Query, how: &Evaluation<'_>) -> Result<pb::PriceAnswer, Status> {
         self.index.read(|state| {
-            let (book_id, book) =
-                state
-                    .book(query.book, &query.sku)
-                    .ok_or_else(|| match query.book {
-                        Some(id) => error_status(
-                            ErrorCode::NotFound,
-                            format!("priceBookId: no price book {id}"),
-                            Some("priceBookId"),
-                            None,
-                        ),
-                        None => error_status(
-                            ErrorCode::NotFound,
-                            format!("sku: no price book lists {}", query.sku),
-                            Some("sku"),
-                            None,
-                        ),
-                    })?;
-            let currency = query.currency.or(book.default_currency).ok_or_else(|| {
-                invalid("currency", "is required: the book has no default currency")
-            })?;
+            let listing = state
+                .book(query.book, &query.sku)
+                .ok_or_else(|| match query.book {
+                    Some(id) => error_status(
+                        ErrorCode::NotFound,
+                        format!("priceBookId: no price book {id}"),
+                        Some("priceBookId"),
+                        None,
+                    ),
+                    None => error_status(
+                        ErrorCode::NotFound,
+                        format!("sku: no price book lists {}", query.sku),
+                        Some("sku"),
+                        None,
+                    ),
+                })?;
+            let currency = query
+                .currency
+                .or(listing.book.default_currency)
+                .ok_or_else(|| {
+                    invalid("currency", "is required: the book has no default currency")
+                })?;
             let at = query.at.unwrap_or(how.now);
-            let base = resolve_base_price(
-                book,
+            let base = resolve_listed_base_price(
+                listing.prices,
+                listing.book.default_currency,
                 &query.sku,
                 currency,
                 state.rates(),
@@ -455,7 +458,7 @@ impl PricingAnswers {
                 sku: context.sku,
                 currency: currency.code().to_owned(),
                 quantity,
-                price_book_id: book_id.to_string(),
+                price_book_id: listing.id.to_string(),
                 categories: context.categories,
                 base: Some(pb::BasePrice {
                     price: Some(money_to_pb(base.price)),

@@ -6,12 +6,13 @@
 //! defect of the log or of this fold and is refused (the tail loop then halts, loudly), never
 //! papered over.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use cqrs_es::Aggregate;
 use serde::de::DeserializeOwned;
 use shopcore_domain::catalog::ProductEvent;
+use shopcore_domain::money::{Currency, Money};
 use shopcore_domain::pricing::{
     quote_price, CurrencyRate, CurrencyRateEvent, FxRates, PriceBook, PriceBookEvent, PriceRule,
     PriceRuleEvaluator, PriceRuleEvent, PriceRuleSpec, PricingContext, PricingError, SkuPrice,
@@ -28,6 +29,14 @@ pub const AGGREGATE_TYPES: &[&str] = &["price_book", "price_rule", "currency_rat
 struct ProductSkus {
     categories: Arc<[String]>,
     variants: HashMap<Uuid, String>,
+}
+
+/// A price book as a query finds it: its id, the book, and what it lists for the SKU asked.
+#[derive(Debug, Clone, Copy)]
+pub struct BookListing<'a> {
+    pub id: Uuid,
+    pub book: &'a PriceBook,
+    pub prices: Option<&'a BTreeMap<Currency, Money>>,
 }
 
 /// The folded state; see the module documentation.
@@ -203,13 +212,23 @@ impl IndexState {
     }
 
     /// The book `id`, or, without one, the earliest-created book that lists `sku` in any
-    /// currency.
-    pub fn book(&self, id: Option<Uuid>, sku: &str) -> Option<(Uuid, &PriceBook)> {
+    /// currency; with the prices it lists for `sku` (found once: the base price is resolved
+    /// from them).
+    pub fn book(&self, id: Option<Uuid>, sku: &str) -> Option<BookListing<'_>> {
         match id {
-            Some(id) => self.books.get(&id).map(|book| (id, book)),
+            Some(id) => self.books.get(&id).map(|book| BookListing {
+                id,
+                book,
+                prices: book.prices_of(sku),
+            }),
             None => self.book_order.iter().find_map(|id| {
                 let book = self.books.get(id)?;
-                book.prices.contains_key(sku).then_some((*id, book))
+                let prices = book.prices_of(sku)?;
+                Some(BookListing {
+                    id: *id,
+                    book,
+                    prices: Some(prices),
+                })
             }),
         }
     }
@@ -221,8 +240,11 @@ impl IndexState {
         book: Option<Uuid>,
         ctx: &PricingContext,
     ) -> Option<(Uuid, Result<SkuPrice, PricingError>)> {
-        let (id, book) = self.book(book, &ctx.sku)?;
-        Some((id, quote_price(book, &self.rates, &self.evaluator, ctx)))
+        let listing = self.book(book, &ctx.sku)?;
+        Some((
+            listing.id,
+            quote_price(listing.book, &self.rates, &self.evaluator, ctx),
+        ))
     }
 
     /// Counts for `/readyz` and metrics: books, live rules, SKUs the catalog has.
