@@ -330,9 +330,7 @@ const SINGLE_PARAMETERS: [&str; 7] = [
 
 /// The query parameters of `GET /pricing/{sku}`, each checked; an unknown one is refused
 /// (a misspelt `customerSegments` would otherwise price for nobody in particular).
-fn price_query(
-    pairs: Vec<(Cow<'_, str>, Cow<'_, str>)>,
-) -> Result<(PriceContextBody, bool), Problem> {
+fn price_query(pairs: Vec<QueryPair<'_>>) -> Result<(PriceContextBody, bool), Problem> {
     let mut context = PriceContextBody::default();
     let mut explain = false;
     let mut seen = 0_u8;
@@ -579,6 +577,10 @@ mod tests {
             "nothing to decode: borrowed"
         );
         assert_eq!(query_pairs("").expect("empty"), []);
+        // A parameter spelt twice, once percent-encoded, is still given twice.
+        let twice = query_pairs("currency=EUR&%63urrency=USD").expect("decoded");
+        let problem = price_query(twice).expect_err("repeated");
+        assert_eq!(problem.field.as_deref(), Some("currency"));
         for bad in ["region=%FF", "%C3=EU", "channel=%E2%82"] {
             let problem = query_pairs(bad).expect_err(bad);
             assert_eq!(problem.field.as_deref(), Some("query"), "{bad}");
